@@ -211,17 +211,18 @@ mp_reach(struct bgp_update *u, const struct bgp_sess *s, const uint8_t *attr, si
 		discard(u, BGP_ATTR_MP_REACH_NLRI, "MP_REACH_NLRI for a family not negotiated");
 		return;
 	}
-	/* RFC 7606 §7.11: next hop length inconsistent with the family ->
-	 * treat-as-withdraw. IPv6: 16, or 32 with a link-local (RFC 2545 §3);
-	 * IPv4: 4, or 16/32 for an IPv6 next hop (RFC 8950). */
+	/* RFC 7606 §7.11: a next hop length inconsistent with the family makes
+	 * the NLRI impossible to locate reliably -> session reset (or AFI/SAFI
+	 * disable), not treat-as-withdraw. IPv6: 16, or 32 with a link-local
+	 * (RFC 2545 §3); IPv4: 4, or 16/32 for an IPv6 next hop (RFC 8950). */
+	if (!(nhl == 16 || nhl == 32 || (af == BGP_AF_IPV4 && nhl == 4))) {
+		reset(u, BGP_ERR_UPD_OPTATTR, attr, attrlen,
+		      "MP_REACH_NLRI next hop length invalid for the family");
+		return;
+	}
 	off = 4 + nhl + 1; /* reserved octet (RFC 4760 §3) */
 	if (nlri_scan(&u->mp_reach, v + off, len - off, af, s->addpath_rx[af]) < 0) {
 		reset(u, BGP_ERR_UPD_OPTATTR, attr, attrlen, "MP_REACH_NLRI prefix malformed");
-		return;
-	}
-	if (!(nhl == 16 || nhl == 32 || (af == BGP_AF_IPV4 && nhl == 4))) {
-		outcome(u, BGP_ACT_WITHDRAW, "MP_REACH_NLRI next hop length invalid for the family");
-		u->attrs.mp_af = (uint8_t)af;
 		return;
 	}
 	u->attrs.mask |= 1ull << BGP_ATTR_MP_REACH_NLRI;
@@ -329,12 +330,14 @@ attr_one(struct bgp_update *u, const struct bgp_sess *s, uint8_t flags, uint8_t 
 		a->med = get32(v);
 		break;
 	case BGP_ATTR_LOCAL_PREF: /* RFC 7606 §7.5 */
-		if (len != 4) {
-			outcome(u, BGP_ACT_WITHDRAW, "LOCAL_PREF length is not 4");
-			return;
-		}
+		/* From an external peer it is discarded whatever its length; the
+		 * length check (treat-as-withdraw) applies to internal peers only. */
 		if (!s->ibgp) {
 			discard(u, type, "LOCAL_PREF from an external peer");
+			return;
+		}
+		if (len != 4) {
+			outcome(u, BGP_ACT_WITHDRAW, "LOCAL_PREF length is not 4");
 			return;
 		}
 		a->local_pref = get32(v);

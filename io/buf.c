@@ -1,0 +1,62 @@
+/*
+ * io/buf.c — struct io_buf: refcounted, immutable-once-shared send buffers.
+ *
+ * Any thread. One encoded UPDATE is queued on many connections owned by
+ * several loops, so the count is atomic. Invariant: refs > 0 while anybody
+ * (a queue, the kernel through an in-flight send, the creator) may read data.
+ */
+#include <stdlib.h>
+
+#include "io_int.h"
+
+struct io_buf *
+io_buf_new(size_t size)
+{
+	struct io_buf	*b;
+
+	if (size > UINT32_MAX - sizeof(*b))
+		return NULL;
+	if ((b = malloc(sizeof(*b) + size)) == NULL)
+		return NULL;
+	/* relaxed: nobody else can see b before the creator publishes it,
+	 * and publishing (queue, ring) carries its own release */
+	atomic_init(&b->refs, 1);
+	b->len = b->cap = (uint32_t)size;
+	b->pad_ = 0;
+	return b;
+}
+
+struct io_buf *
+io_buf_ref(struct io_buf *b)
+{
+	/* relaxed: the caller already holds a reference, so the buffer cannot
+	 * go away under us; no data is published by taking a reference */
+	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+	return b;
+}
+
+void
+io_buf_unref(struct io_buf *b)
+{
+	unsigned	 old;
+
+	if (b == NULL)
+		return;
+	/* release: our reads of data (or the kernel's, ended by its
+	 * completion) happen before the count drops */
+	old = atomic_fetch_sub_explicit(&b->refs, 1, memory_order_release);
+	IO_BUG_ON(old == 0);
+	if (old == 1) {
+		/* acquire: pairs with every other holder's release, so their
+		 * reads happen before free() */
+		atomic_thread_fence(memory_order_acquire);
+		free(b);
+	}
+}
+
+unsigned
+io_buf_refs(const struct io_buf *b)
+{
+	/* relaxed: a statistic, not a synchronisation point */
+	return atomic_load_explicit(&b->refs, memory_order_relaxed);
+}

@@ -451,6 +451,7 @@ struct dec_stats {
 	uint64_t errors;      /* malformed MRT records, messages, lines */
 	uint64_t skipped;     /* records we do not decode (RIB_GENERIC, unknown types) */
 	uint64_t salvaged;    /* bgpdump output: messages printed in part (bd_rework) */
+	uint64_t addpath_guess; /* UPDATEs readable only with ADD-PATH path ids */
 };
 
 /* Peers seen, for the summary: an open-addressing set of (address, AS). */
@@ -479,6 +480,7 @@ struct msgctx {
 	uint64_t line;       /* hex input line number */
 	const struct mrt_bgp4mp *mp; /* BGP4MP context, or NULL */
 	bool as4;            /* AS number width of the message */
+	bool addpath_guess;  /* ADD-PATH inferred, not from the subtype */
 };
 
 struct dec {
@@ -814,6 +816,10 @@ bd_withdraw_run(struct dec *d, const struct msgctx *m, const struct bgp_nlri *n)
 		ob_put(&d->out, "W|", 2);
 		bd_peer(d, &m->mp->peer_ip, m->mp->peer_as);
 		ob_put(&d->out, buf, fmt_prefix_bgpdump(buf, &p));
+		if (n->addpath && m->mp->addpath) {
+			ob_c(&d->out, '|');
+			ob_u64(&d->out, p.path_id);
+		}
 		ob_c(&d->out, '\n');
 	}
 }
@@ -832,6 +838,10 @@ bd_announce_run(struct dec *d, const struct msgctx *m, const struct bgp_update *
 		bd_peer(d, &m->mp->peer_ip, m->mp->peer_as);
 		ob_put(&d->out, buf, fmt_prefix_bgpdump(buf, &p));
 		ob_c(&d->out, '|');
+		if (n->addpath && m->mp->addpath) {
+			ob_u64(&d->out, p.path_id);
+			ob_c(&d->out, '|');
+		}
 		ob_put(&d->out, d->sfx_pre.p, d->sfx_pre.len);
 		bd_nexthop(d, &u->attrs, p.af);
 		ob_put(&d->out, d->sfx_post.p, d->sfx_post.len);
@@ -1093,6 +1103,10 @@ j_update(struct dec *d, const struct msgctx *m, const struct bgp_update *u)
 	const struct bgp_attrs *a = &u->attrs;
 
 	j_common(d, m, "UPDATE");
+	if (m->addpath_guess) {
+		j_key(j, "addpath_inferred");
+		j_bool(j, true);
+	}
 	j_key(j, "action");
 	j_str(j, bgp_action_name(u->action));
 	if (u->action != BGP_ACT_OK && u->err.reason != NULL) {
@@ -1431,6 +1445,23 @@ do_message(struct dec *d, struct msgctx *m, const uint8_t *msg, size_t len, bool
 	case BGP_MSG_UPDATE:
 		sess_for(&s, as4, addpath, ibgp);
 		bgp_update_decode(msg, len, &s, &u);
+		if (u.action == BGP_ACT_RESET && !addpath && u.err.code == BGP_ERR_UPDATE &&
+		    (u.err.subcode == BGP_ERR_UPD_NETWORK || u.err.subcode == BGP_ERR_UPD_OPTATTR ||
+		     u.err.subcode == BGP_ERR_UPD_ATTRLIST)) {
+			/* Some writers (BIRD 1.x) dump ADD-PATH sessions with the plain
+			 * MESSAGE subtypes: if the NLRI only make sense with path
+			 * identifiers (RFC 7911 §3), read them so, and say so. */
+			struct bgp_update u2;
+
+			sess_for(&s, as4, true, ibgp);
+			if (bgp_update_decode(msg, len, &s, &u2) == 0) {
+				u = u2;
+				m->addpath_guess = true;
+				d->st.addpath_guess++;
+			} else {
+				sess_for(&s, as4, false, ibgp);
+			}
+		}
 		count_update(d, &u);
 		if (d->summary)
 			return;
@@ -1561,7 +1592,11 @@ do_bgp4mp(struct dec *d, const struct mrt_record *rec)
 	}
 	peer_seen(d, mp.peer_ip.af, mp.peer_ip.addr, mp.peer_as);
 	memset(&m, 0, sizeof(m));
-	m.label = rec->hdr.type == MRT_TYPE_BGP4MP_ET ? "BGP4MP_ET" : "BGP4MP";
+	/* bgpdump's labels: _ET for microsecond records, _AP for RFC 8050
+	 * ADD-PATH subtypes (whose lines carry the path id after the prefix). */
+	m.label = rec->hdr.type == MRT_TYPE_BGP4MP_ET ? "BGP4MP_ET"
+	          : mp.addpath                         ? "BGP4MP_AP"
+	                                               : "BGP4MP";
 	m.rec = rec;
 	m.mp = &mp;
 	set_time(&m, rec);
@@ -2064,6 +2099,9 @@ summary(struct dec *d, double secs)
 	        (unsigned long long)s->act[BGP_ACT_OK], (unsigned long long)s->act[BGP_ACT_DISCARD],
 	        (unsigned long long)s->act[BGP_ACT_WITHDRAW],
 	        (unsigned long long)s->act[BGP_ACT_RESET]);
+	if (s->addpath_guess > 0)
+		fprintf(f, "add-path inferred  %llu UPDATEs (plain subtype, path ids in NLRI)\n",
+		        (unsigned long long)s->addpath_guess);
 	fprintf(f, "errors             %llu  (records skipped %llu)\n",
 	        (unsigned long long)s->errors, (unsigned long long)s->skipped);
 	fprintf(f, "elapsed            %.3f s  (%.0f prefixes/s)\n", secs,

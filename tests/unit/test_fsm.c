@@ -1225,6 +1225,125 @@ test_open_build(void **state)
 	assert_int_equal(fsm_open_cfg_check(&c, NULL), -1);
 }
 
+/* Both sides of a session, through the codec's wire format: A's OPEN is
+ * built, encoded, decoded and judged by B, and the other way round; the two
+ * verdicts must mirror each other. */
+struct pair_case {
+	const char *what;
+	struct fsm_open_cfg a, b;
+	uint16_t hold, ka_a, ka_b;
+	bool as4, ext, rr, err, gr;
+	uint8_t af[BGP_AF_MAX];
+	uint8_t a_tx[BGP_AF_MAX], a_rx[BGP_AF_MAX]; /* B's are the mirror */
+};
+
+#define A_ALL (BGP_CAPF_MP | BGP_CAPF_RREFRESH | BGP_CAPF_AS4 | BGP_CAPF_ERR | \
+	BGP_CAPF_EXTMSG | BGP_CAPF_GR | BGP_CAPF_ADDPATH)
+#define A_BASE .local_as = 65515, .peer_as = 65001, .router_id = LOCAL_ID, \
+	.hold_time = 180, .keepalive = 60, \
+	.caps_offer = BGP_CAPF_MP | BGP_CAPF_RREFRESH | BGP_CAPF_AS4 | BGP_CAPF_ERR | BGP_CAPF_EXTMSG, \
+	.af_offer = { 1, 1 }, .gr_restart_time = 120
+#define B_BASE .local_as = 65001, .peer_as = 65515, .router_id = PEER_ID, \
+	.hold_time = 90, .keepalive = 0, .caps_offer = BGP_CAPF_MP | BGP_CAPF_RREFRESH | BGP_CAPF_AS4, \
+	.af_offer = { 1, 0 }, .gr_restart_time = 60
+
+static const struct pair_case pair_cases[] = {
+	{ "defaults against a plain IPv4 peer",
+	  { A_BASE }, { B_BASE }, 90, 30, 30, true, false, true, false, false, { 1, 0 }, { 0, 0 }, { 0, 0 } },
+	{ "hold time: keepalive configured lower on one side only",
+	  { A_BASE, .keepalive = 10 }, { B_BASE }, 90, 10, 30, true, false, true, false, false, { 1, 0 }, { 0, 0 }, { 0, 0 } },
+	{ "hold 0 on one side: no keepalives on either",
+	  { A_BASE }, { B_BASE, .hold_time = 0 }, 0, 0, 0, true, false, true, false, false, { 1, 0 }, { 0, 0 }, { 0, 0 } },
+	{ "4-octet AS against a 2-octet-only speaker configured with AS_TRANS (RFC 6793 §4.2)",
+	  { A_BASE, .local_as = 4200000000u }, { B_BASE, .peer_as = BGP_AS_TRANS, .two_octet_asn_only = true },
+	  90, 30, 30, false, false, true, false, false, { 1, 0 }, { 0, 0 }, { 0, 0 } },
+	{ "everything on both sides, dual stack",
+	  { A_BASE, .caps_offer = A_ALL }, { B_BASE, .caps_offer = A_ALL, .af_offer = { 1, 1 } },
+	  90, 30, 30, true, true, true, true, true, { 1, 1 }, { 0, 0 }, { 0, 0 } },
+	{ "ADD-PATH: A sends and receives on IPv4, B only receives",
+	  { A_BASE, .caps_offer = A_ALL, .addpath_offer = { BGP_ADDPATH_SEND | BGP_ADDPATH_RECV, 0 } },
+	  { B_BASE, .caps_offer = A_ALL, .addpath_offer = { BGP_ADDPATH_RECV, 0 } },
+	  90, 30, 30, true, true, true, true, true, { 1, 0 }, .a_tx = { 1, 0 }, .a_rx = { 0, 0 } },
+	{ "IPv6-only peer",
+	  { A_BASE }, { B_BASE, .af_offer = { 0, 1 } }, 90, 30, 30, true, false, true, false, false, { 0, 1 }, { 0, 0 }, { 0, 0 } },
+	{ "iBGP",
+	  { A_BASE, .peer_as = 65515 }, { B_BASE, .local_as = 65515 },
+	  90, 30, 30, true, false, true, false, false, { 1, 0 }, { 0, 0 }, { 0, 0 } },
+};
+
+static void
+judge(const struct fsm_open_cfg *self, const struct fsm_open_cfg *peer,
+    struct fsm_nego *n)
+{
+	struct bgp_open o, d;
+	struct bgp_error err;
+	struct fsm_notify ne;
+	uint8_t wire[BGP_MAX_MSG];
+	size_t len;
+
+	fsm_open_build(peer, &o);
+	assert_int_equal(bgp_open_encode(&o, wire, sizeof(wire), &len), 0);
+	memset(&err, 0, sizeof(err));
+	if (bgp_open_decode(wire, len, &d, &err) != 0)
+		print_message("decode: %s\n", err.reason);
+	assert_int_equal(d.version, 4);
+	if (fsm_open_negotiate(self, &d, n, &ne) != 0)
+		print_message("refused: %s\n", ne.reason);
+	assert_int_equal(ne.code, 0);
+}
+
+static void
+test_nego_pairs_on_the_wire(void **state)
+{
+	struct fsm_nego na, nb; /* A's view, B's view */
+	size_t i;
+	int af;
+
+	(void)state;
+	for (i = 0; i < sizeof(pair_cases) / sizeof(pair_cases[0]); i++) {
+		const struct pair_case *c = &pair_cases[i];
+
+		print_message("pair: %s\n", c->what);
+		assert_int_equal(fsm_open_cfg_check(&c->a, NULL), 0);
+		assert_int_equal(fsm_open_cfg_check(&c->b, NULL), 0);
+		judge(&c->a, &c->b, &na);
+		judge(&c->b, &c->a, &nb);
+		assert_int_equal(na.peer_as, c->a.peer_as);
+		assert_int_equal(nb.peer_as, c->b.peer_as);
+		assert_int_equal(na.peer_id, c->b.router_id);
+		assert_int_equal(nb.peer_id, c->a.router_id);
+		assert_int_equal(na.sess.ibgp, c->a.local_as == c->b.local_as);
+		assert_int_equal(nb.sess.ibgp, na.sess.ibgp);
+		assert_int_equal(na.hold_time, c->hold);
+		assert_int_equal(nb.hold_time, c->hold);
+		assert_int_equal(na.keepalive, c->ka_a);
+		assert_int_equal(nb.keepalive, c->ka_b);
+		assert_int_equal(na.sess.as4, c->as4);
+		assert_int_equal(nb.sess.as4, c->as4);
+		assert_int_equal(na.sess.ext_msg, c->ext);
+		assert_int_equal(nb.sess.ext_msg, c->ext);
+		assert_int_equal(na.rrefresh, c->rr);
+		assert_int_equal(nb.rrefresh, c->rr);
+		assert_int_equal(na.enh_rrefresh, c->err);
+		assert_int_equal(nb.enh_rrefresh, c->err);
+		assert_int_equal(na.gr, c->gr);
+		assert_int_equal(nb.gr, c->gr);
+		if (c->gr) {
+			assert_int_equal(na.gr_restart_time, c->b.gr_restart_time);
+			assert_int_equal(nb.gr_restart_time, c->a.gr_restart_time);
+		}
+		for (af = 0; af < BGP_AF_MAX; af++) {
+			assert_int_equal(na.sess.af[af], c->af[af]);
+			assert_int_equal(nb.sess.af[af], c->af[af]);
+			assert_int_equal(na.sess.addpath_tx[af], c->a_tx[af]);
+			assert_int_equal(na.sess.addpath_rx[af], c->a_rx[af]);
+			/* what A sends, B receives */
+			assert_int_equal(nb.sess.addpath_rx[af], c->a_tx[af]);
+			assert_int_equal(nb.sess.addpath_tx[af], c->a_rx[af]);
+		}
+	}
+}
+
 /* ---- collision (RFC 4271 §6.8) ------------------------------------------------------ */
 
 struct coll_case {
@@ -1399,6 +1518,7 @@ main(void)
 		cmocka_unit_test(test_fsm_damping),
 		cmocka_unit_test(test_nego_table),
 		cmocka_unit_test(test_open_build),
+		cmocka_unit_test(test_nego_pairs_on_the_wire),
 		cmocka_unit_test(test_collision_table),
 		cmocka_unit_test(test_collision_end_to_end),
 		cmocka_unit_test(test_backoff_table),

@@ -19,7 +19,8 @@
  * Besides it, two backoffs: the ConnectRetryTimer doubles with each start
  * since the last Established (f->attempts), and, with DampPeerOscillations,
  * the IdleHoldTime doubles on each fall into Idle and is forgiven once the
- * session has stayed Established for cfg.stable_time (fsm_note_uptime).
+ * session has stayed Established for cfg.stable_time (fsm_note_uptime, or
+ * counted in KeepaliveTimer periods).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,17 @@ fsm_note_uptime(struct fsm *f, uint32_t secs)
 		return 0;
 	f->idle_hold_cur = f->cfg.idle_hold_time;
 	return 1;
+}
+
+/* Established: one more KeepaliveTimer period has passed. A clock-free
+ * measure of uptime, so damping is forgiven even if the caller never calls
+ * fsm_note_uptime. */
+static void
+uptime_tick(struct fsm *f)
+{
+	if (f->up_secs < UINT32_MAX - f->nego.keepalive)
+		f->up_secs += f->nego.keepalive;
+	fsm_note_uptime(f, f->up_secs);
 }
 
 /* ---- action list ----------------------------------------------------------- */
@@ -636,6 +648,7 @@ st_openconfirm(struct fsm *f, struct fsm_out *o, const struct fsm_event *ev)
 			timer_start(f, o, FSM_TIMER_HOLD, f->nego.hold_time);
 		act(o, FSM_ACT_ESTABLISHED);
 		f->attempts = 0;
+		f->up_secs = 0;
 		f->state = FSM_ST_ESTABLISHED;
 		break;
 	default:
@@ -669,6 +682,7 @@ st_established(struct fsm *f, struct fsm_out *o, const struct fsm_event *ev)
 		act(o, FSM_ACT_SEND_KEEPALIVE);
 		if (f->nego.hold_time != 0)
 			timer_start(f, o, FSM_TIMER_KEEPALIVE, f->nego.keepalive);
+		uptime_tick(f);
 		break;
 	case FSM_EV_TCP_VALID:
 	case FSM_EV_TCP_CR_ACKED:

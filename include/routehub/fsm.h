@@ -207,6 +207,7 @@ struct fsm {
 	uint32_t attempts;       /* ConnectRetryTimer starts since Established: backoff exponent */
 	uint32_t idle_hold_cur;  /* the next IdleHoldTime (damped) */
 	uint8_t timers;          /* bit per enum fsm_timer: running */
+	uint32_t up_secs;        /* Established time seen through KeepaliveTimer expiries */
 	bool passive_start;      /* started by a _PassiveTcpEstablishment event */
 	struct fsm_nego nego;    /* valid in OpenConfirm and Established */
 };
@@ -230,7 +231,8 @@ int fsm_init(struct fsm *f, const struct fsm_cfg *cfg);
 int fsm_step(struct fsm *f, const struct fsm_event *ev, struct fsm_out *out);
 /* The caller says how long the session has been Established; once that
  * reaches cfg.stable_time the idle-hold damping is forgiven. Returns 1 if it
- * reset the damping, else 0. */
+ * reset the damping, else 0. Without it, the FSM counts Established time in
+ * KeepaliveTimer periods and forgives by itself (not with hold time 0). */
 int fsm_note_uptime(struct fsm *f, uint32_t secs);
 
 /* Exponential backoff with jitter: base * 2^n capped at cap, multiplied by a

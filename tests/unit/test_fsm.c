@@ -961,6 +961,16 @@ test_fsm_damping(void **state)
 	assert_int_equal(fsm_note_uptime(&f, 180), 1);
 	assert_int_equal(f.idle_hold_cur, 5);
 	assert_int_equal(fsm_note_uptime(&f, 500), 0); /* nothing left to forgive */
+
+	/* without the caller's clock: KeepaliveTimer periods (30 s) count */
+	f.idle_hold_cur = 300;
+	f.up_secs = 0;
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(f.idle_hold_cur, 300); /* 150 s < 180 s: not yet */
+		event_for(FSM_EV_KEEPALIVE_EXPIRES, &po, &ev);
+		step(&f, &sh, &ev, &out);
+	}
+	assert_int_equal(f.idle_hold_cur, 5);
 	event_for(FSM_EV_NOTIF, &po, &ev);
 	step(&f, &sh, &ev, &out);
 	assert_int_equal(out.act[out.n - 1].secs, 5);

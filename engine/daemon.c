@@ -603,3 +603,146 @@ daemon_stats(const struct rh_daemon *d, struct daemon_stats *st)
 	st->accepted = atomic_load_explicit(&d->accepted, memory_order_relaxed);
 	st->refused_unknown = atomic_load_explicit(&d->refused_unknown, memory_order_relaxed);
 }
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+struct snap {
+	struct rh_daemon *d;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned pending;
+	struct daemon_peer_info *v;
+	size_t n, cap;
+	int refs; /* the waiter and each loop; the last one frees */
+};
+
+static void
+snap_unref(struct snap *s)
+{
+	/* called with s->mu held; unlocks it */
+	int last = --s->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (last) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+		free(s->v);
+		free(s);
+	}
+}
+
+static void
+snap_fill(struct daemon_peer_info *i, const struct peer *p)
+{
+	const struct bconn *b = p->conn[0];
+	const struct fsm_nego *n = NULL;
+
+	memset(i, 0, sizeof(*i));
+	snprintf(i->name, sizeof(i->name), "%s", p->cp->name);
+	snprintf(i->address, sizeof(i->address), "%s", p->addrstr);
+	snprintf(i->role, sizeof(i->role), "%s", cfg_role_name(p->cp->role));
+	snprintf(i->state, sizeof(i->state), "%s", sess_peer_state_name(p));
+	snprintf(i->last_error, sizeof(i->last_error), "%s", p->last_error);
+	i->asn = p->cp->asn_any ? 0 : p->cp->asn;
+	for (int k = 0; k < 2; k++)
+		if (p->conn[k] && p->conn[k]->fsm.state >= FSM_ST_OPENCONFIRM)
+			b = p->conn[k];
+	if (b && b->fsm.state >= FSM_ST_OPENCONFIRM)
+		n = &b->fsm.nego;
+	if (n) {
+		i->peer_asn = n->peer_as;
+		i->peer_id = n->peer_id;
+		i->hold_time = n->hold_time;
+		i->keepalive = n->keepalive;
+		i->caps = (n->sess.as4 ? BGP_CAPF_AS4 : 0) | (n->sess.ext_msg ? BGP_CAPF_EXTMSG : 0) |
+		          (n->rrefresh ? BGP_CAPF_RREFRESH : 0) | (n->enh_rrefresh ? BGP_CAPF_ERR : 0) |
+		          (n->gr ? BGP_CAPF_GR : 0);
+	}
+	i->dynamic = p->dynamic;
+	i->ibgp = p->cp->ibgp;
+	i->uptime_ms = p->up_since_ms ? io_now_ms() - p->up_since_ms : 0;
+	i->msgs_in = p->st.msgs_in;
+	i->msgs_out = p->st.msgs_out;
+	i->updates_in = p->st.updates_in;
+	i->prefixes_announced = p->st.prefixes_announced;
+	i->prefixes_withdrawn = p->st.prefixes_withdrawn;
+	i->treat_as_withdraw = p->st.treat_as_withdraw;
+	i->attr_discards = p->st.attr_discards;
+	i->eor_in = p->st.eor_in;
+	i->refresh_in = p->st.refresh_in;
+	i->established = p->st.established;
+	i->flaps = p->st.flaps;
+}
+
+static void
+snap_run(void *arg)
+{
+	struct snap *s = arg;
+	struct sess_loop *sl = NULL;
+
+	/* Which loop are we? The one whose thread runs this. */
+	for (unsigned k = 0; k < s->d->nloops; k++)
+		if (pthread_equal(s->d->loops[k].thread, pthread_self()))
+			sl = &s->d->loops[k];
+	pthread_mutex_lock(&s->mu);
+	if (sl) {
+		for (struct peer *p = sl->peers; p; p = p->next) {
+			if (s->n == s->cap) {
+				size_t nc = s->cap ? s->cap * 2 : 64;
+				struct daemon_peer_info *nv = realloc(s->v, nc * sizeof(*nv));
+				if (!nv)
+					break;
+				s->v = nv;
+				s->cap = nc;
+			}
+			snap_fill(&s->v[s->n++], p);
+		}
+	}
+	s->pending--;
+	pthread_cond_signal(&s->cv);
+	snap_unref(s);
+}
+
+int
+daemon_peers(struct rh_daemon *d, struct daemon_peer_info **out, size_t *n, unsigned timeout_ms)
+{
+	struct snap *s = calloc(1, sizeof(*s));
+	struct timespec dl;
+	int r = 0;
+
+	if (!s || !d->started) {
+		free(s);
+		return -1;
+	}
+	s->d = d;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->refs = 1;
+	pthread_mutex_lock(&s->mu);
+	for (unsigned i = 0; i < d->nloops; i++) {
+		s->refs++;
+		s->pending++;
+		if (io_loop_post(d->loops[i].io, snap_run, s) < 0) {
+			s->refs--;
+			s->pending--;
+		}
+	}
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	while (s->pending > 0)
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0)
+			break;
+	if (s->pending > 0) {
+		r = -1;
+	} else {
+		*out = s->v;
+		*n = s->n;
+		s->v = NULL;
+	}
+	snap_unref(s);
+	return r;
+}

@@ -41,3 +41,29 @@ struct daemon_stats {
 void daemon_stats(const struct rh_daemon *d, struct daemon_stats *st);
 
 #endif
+
+/* ---- snapshots for the control API (any thread but the io threads) ---------- */
+struct daemon_peer_info {
+	char name[64];
+	char address[48];
+	char role[24];
+	char state[16];       /* RFC 4271 state of the most advanced connection */
+	char last_error[400];
+	uint32_t asn;         /* configured (0: any) */
+	uint32_t peer_asn;    /* negotiated, 0 if never up */
+	uint32_t peer_id;     /* host byte order, 0 if never up */
+	uint16_t hold_time;   /* negotiated */
+	uint16_t keepalive;
+	int dynamic;
+	int ibgp;
+	uint64_t uptime_ms;   /* 0 when not Established */
+	uint64_t msgs_in, msgs_out, updates_in;
+	uint64_t prefixes_announced, prefixes_withdrawn, treat_as_withdraw, attr_discards;
+	uint64_t eor_in, refresh_in;
+	uint32_t established, flaps;
+	uint32_t caps;        /* BGP_CAPF_* negotiated-in-both (as4, ext msg ...) */
+};
+/* Every peer of every loop, gathered by posting a query to each loop and
+ * waiting (at most timeout_ms). *out is malloc'ed; the caller frees it. */
+int daemon_peers(struct rh_daemon *d, struct daemon_peer_info **out, size_t *n,
+                 unsigned timeout_ms);

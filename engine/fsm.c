@@ -46,13 +46,29 @@ fsm_cfg_defaults(struct fsm_cfg *c)
 }
 
 int
+fsm_cfg_check(const struct fsm_cfg *c, const char **reason)
+{
+	const char *r = NULL;
+
+	if (fsm_open_cfg_check(&c->open, &r) == 0) {
+		if (c->connect_retry_time == 0)
+			r = "connect retry time must be at least 1 second";
+		else if (c->open_hold_time < 3)
+			r = "hold time in OpenSent must be at least 3 seconds";
+		else if (c->allow_auto_start && c->idle_hold_time == 0)
+			r = "idle hold time must be at least 1 second with automatic restart";
+	}
+	if (reason != NULL)
+		*reason = r;
+	return r == NULL ? 0 : -1;
+}
+
+int
 fsm_init(struct fsm *f, const struct fsm_cfg *cfg)
 {
 	memset(f, 0, sizeof(*f));
 	f->state = FSM_ST_IDLE;
-	if (fsm_open_cfg_check(&cfg->open, NULL) == -1 ||
-	    cfg->connect_retry_time == 0 || cfg->open_hold_time < 3 ||
-	    (cfg->allow_auto_start && cfg->idle_hold_time == 0))
+	if (fsm_cfg_check(cfg, NULL) == -1)
 		return -1;
 	f->cfg = *cfg;
 	if (f->cfg.connect_retry_max < f->cfg.connect_retry_time)

@@ -224,7 +224,9 @@ struct fsm_event {
 };
 
 void fsm_cfg_defaults(struct fsm_cfg *c);
-/* 0, or -1 (and the FSM unusable) if cfg fails fsm_open_cfg_check. */
+/* Check a configuration: -1 with a static reason if unusable. */
+int fsm_cfg_check(const struct fsm_cfg *c, const char **reason);
+/* 0, or -1 (and the FSM unusable) if cfg fails fsm_cfg_check. */
 int fsm_init(struct fsm *f, const struct fsm_cfg *cfg);
 /* Run one event. 0 with *out filled (possibly no actions: event ignored);
  * -1 if the event is malformed (unknown type, missing open/err): f unchanged. */

@@ -700,12 +700,31 @@ test_fsm_bad_events(void **state)
 	assert_int_equal(f.state, FSM_ST_OPENSENT);
 	assert_int_equal(f.timers, 1u << FSM_TIMER_HOLD);
 
-	/* a configuration that cannot work */
-	cfg.open.hold_time = 2;
-	assert_int_equal(fsm_init(&f, &cfg), -1);
-	test_cfg(&cfg);
-	cfg.open.router_id = 0;
-	assert_int_equal(fsm_init(&f, &cfg), -1);
+	/* configurations that cannot work */
+	{
+		const char *why = "x";
+
+		assert_int_equal(fsm_cfg_check(&cfg, &why), 0);
+		assert_null(why);
+		cfg.open.hold_time = 2;
+		assert_int_equal(fsm_init(&f, &cfg), -1);
+		assert_int_equal(fsm_cfg_check(&cfg, &why), -1);
+		assert_non_null(why);
+		test_cfg(&cfg);
+		cfg.open.router_id = 0;
+		assert_int_equal(fsm_init(&f, &cfg), -1);
+		test_cfg(&cfg);
+		cfg.connect_retry_time = 0;
+		assert_int_equal(fsm_cfg_check(&cfg, &why), -1);
+		test_cfg(&cfg);
+		cfg.open_hold_time = 2;
+		assert_int_equal(fsm_cfg_check(&cfg, &why), -1);
+		test_cfg(&cfg);
+		cfg.idle_hold_time = 0;
+		assert_int_equal(fsm_cfg_check(&cfg, &why), -1);
+		cfg.allow_auto_start = false;
+		assert_int_equal(fsm_cfg_check(&cfg, &why), 0);
+	}
 }
 
 /* A refused OPEN ends in its NOTIFICATION, with its data. */
@@ -983,6 +1002,54 @@ test_fsm_damping(void **state)
 	step(&f, &sh, &ev, &out);
 	assert_int_equal(f.idle_hold_cur, 5);
 	assert_int_equal(out.act[1].secs, 30);
+}
+
+/* Long random event sequences (fixed seed): every step keeps the invariants
+ * that step() checks, whatever came before, for each configuration flavour. */
+static void
+test_fsm_random_walk(void **state)
+{
+	static const enum fsm_event_type evs[] = {
+		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19,
+		21, 22, 23, 24, 25, 26, 27, 28, 29,
+	};
+	struct fsm_cfg cfg;
+	struct bgp_open po;
+	struct fsm f;
+	struct shadow sh;
+	struct fsm_event ev;
+	struct fsm_out out;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned flavour, i, seen = 0;
+	enum fsm_timer t;
+
+	(void)state;
+	peer_open(&po);
+	for (flavour = 0; flavour < 8; flavour++) {
+		test_cfg(&cfg);
+		cfg.passive = flavour & 1;
+		cfg.allow_auto_start = flavour & 2;
+		cfg.damp_oscillations = flavour & 4;
+		po.hold_time = flavour == 5 ? 0 : 90;
+		assert_int_equal(fsm_init(&f, &cfg), 0);
+		sh.running = 0;
+		for (i = 0; i < 20000; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			event_for(evs[x % (sizeof(evs) / sizeof(evs[0]))], &po, &ev);
+			ev.rnd = (uint32_t)(x >> 32);
+			/* a timer expires only if it runs: bias towards real life */
+			if (is_expiry(ev.type, &t) && !(sh.running & (1u << t)) && (x & 0x300))
+				continue;
+			step(&f, &sh, &ev, &out);
+			assert_true(out.n <= FSM_MAX_ACTIONS);
+			assert_true(f.idle_hold_cur >= cfg.idle_hold_time);
+			assert_true(f.idle_hold_cur <= cfg.idle_hold_max);
+			seen |= 1u << f.state;
+		}
+	}
+	assert_int_equal(seen, (1u << FSM_ST_MAX) - 1); /* every state visited */
 }
 
 /* ---- OPEN negotiation ------------------------------------------------------------ */
@@ -1526,6 +1593,7 @@ main(void)
 		cmocka_unit_test(test_fsm_no_auto_restart),
 		cmocka_unit_test(test_fsm_idle_hold_pending),
 		cmocka_unit_test(test_fsm_damping),
+		cmocka_unit_test(test_fsm_random_walk),
 		cmocka_unit_test(test_nego_table),
 		cmocka_unit_test(test_open_build),
 		cmocka_unit_test(test_nego_pairs_on_the_wire),

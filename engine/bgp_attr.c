@@ -309,9 +309,12 @@ bgp_attrs_canon(const struct bgp_update *u, uint8_t *out, size_t cap, size_t *le
 	struct wcur w = {out, 0, cap, 0};
 	uint64_t m = a->mask, bm[4];
 	uint8_t *d;
-	/* RFC 6793 §4.2.3: an AGGREGATOR whose AS is not AS_TRANS means the
-	 * AS4_PATH and AS4_AGGREGATOR are to be ignored. */
+	/* RFC 6793 §4.2.3: when both AGGREGATOR and AS4_AGGREGATOR are
+	 * received and the AGGREGATOR AS is not AS_TRANS, AS4_PATH and
+	 * AS4_AGGREGATOR are to be ignored. An AGGREGATOR alone (a mappable
+	 * aggregator AS, as our own encoder writes it) leaves AS4_PATH in force. */
 	int use_as4 = !a->aspath_as4 && !(m & (1ull << BGP_ATTR_AGGREGATOR) &&
+	                                  m & (1ull << BGP_ATTR_AS4_AGGREGATOR) &&
 	                                  a->aggregator_as != BGP_AS_TRANS);
 	int have_as4path = use_as4 && (m & (1ull << BGP_ATTR_AS4_PATH));
 	int have_as4aggr = use_as4 && (m & (1ull << BGP_ATTR_AS4_AGGREGATOR));

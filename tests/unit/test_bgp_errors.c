@@ -467,7 +467,63 @@ chk_aggr(const char *what, const struct bgp_update *u)
 	EXPECT(what, (u->attrs.aggregator_id) == (htonl(0xc0000201u)));
 }
 
+/* The canonical AS_PATH (4-octet) as "seg:as,as|..." */
+static void
+canon_path(const struct bgp_update *u, char *out, size_t cap)
+{
+	static uint8_t c[BGP_CANON_MAX];
+	size_t len = 0, n = 0;
+	struct bgp_attr a;
+
+	out[0] = '\0';
+	if (bgp_attrs_canon(u, c, sizeof(c), &len) != 0 ||
+	    bgp_attr_find(c, len, BGP_ATTR_AS_PATH, &a) != 0)
+		return;
+	for (size_t i = 0; i + 2 <= a.len && n < cap;) {
+		unsigned cnt = a.val[i + 1];
+		n += (size_t)snprintf(out + n, cap - n, "%s%u:", n ? "|" : "", a.val[i]);
+		for (unsigned k = 0; k < cnt && i + 2 + 4 * (k + 1) <= a.len && n < cap; k++) {
+			const uint8_t *p = a.val + i + 2 + 4 * k;
+			n += (size_t)snprintf(out + n, cap - n, "%s%u", k ? "," : "",
+			                      (unsigned)p[0] << 24 | (unsigned)p[1] << 16 |
+			                              (unsigned)p[2] << 8 | p[3]);
+		}
+		i += 2 + 4 * (size_t)cnt;
+	}
+}
+
+static void
+chk_as4path_merged(const char *what, const struct bgp_update *u)
+{
+	char p[128];
+	canon_path(u, p, sizeof(p));
+	if (strcmp(p, "2:4200000001,65001") != 0)
+		FAILF("%s: canonical AS_PATH %s, want 2:4200000001,65001", what, p);
+}
+
+static void
+chk_as4path_ignored(const char *what, const struct bgp_update *u)
+{
+	char p[128];
+	canon_path(u, p, sizeof(p));
+	if (strcmp(p, "2:23456,65001") != 0)
+		FAILF("%s: canonical AS_PATH %s, want 2:23456,65001", what, p);
+}
+
 static const struct upd_case upd_cases[] = {
+	/* -- RFC 6793 §4.2.3 merge on a 2-octet session ---------------------------- */
+	{ .what = "AS4_PATH merged into AS_PATH (RFC 6793 §4.2.3)",
+	  .attrs = ORIGIN_IGP "40 02 06 02 02 5ba0 fde9 " NH "c0 11 0a 02 02 fa56ea01 0000fde9",
+	  .nlri = NLRI1, .action = BGP_ACT_OK, .check = chk_as4path_merged },
+	{ .what = "AGGREGATOR alone (not AS_TRANS) keeps AS4_PATH",
+	  .attrs = ORIGIN_IGP "40 02 06 02 02 5ba0 fde9 " NH "c0 07 06 fde9 c0000201 "
+	           "c0 11 0a 02 02 fa56ea01 0000fde9",
+	  .nlri = NLRI1, .action = BGP_ACT_OK, .check = chk_as4path_merged },
+	{ .what = "AGGREGATOR not AS_TRANS with AS4_AGGREGATOR: AS4_PATH ignored (RFC 6793 §4.2.3)",
+	  .attrs = ORIGIN_IGP "40 02 06 02 02 5ba0 fde9 " NH "c0 07 06 fde9 c0000201 "
+	           "c0 11 0a 02 02 fa56ea01 0000fde9 c0 12 08 fa56ea02 c0000202",
+	  .nlri = NLRI1, .action = BGP_ACT_OK, .check = chk_as4path_ignored },
+
 	/* -- accepted ------------------------------------------------------------ */
 	{ .what = "plain IPv4 update", .attrs = BASE2, .nlri = NLRI2, .action = BGP_ACT_OK,
 	  .present = BIT(1) | BIT(2) | BIT(3) },

@@ -214,14 +214,9 @@ gen_update(struct gen *g)
 	g->aggr_as = rnd_asn(true);
 	g->aggr_id = (uint32_t)rnd64() | 1;
 	/* RFC 6793 §4.2.3: an AGGREGATOR other than AS_TRANS makes the receiver
-	 * ignore AS4_PATH, so with a wide path on a 2-octet session the
-	 * aggregator must be wide too, or the path does not survive. */
-	if (!g->as4 && g->has_aggr && g->aggr_as <= 0xffff) {
-		for (int i = 0; i < g->nseg; i++)
-			for (unsigned k = 0; k < g->seg[i].n; k++)
-				if (g->seg[i].as[k] > 0xffff)
-					g->aggr_as = 65536 + rnd(1000000);
-	}
+	 * ignore AS4_PATH only when AS4_AGGREGATOR comes too; a small
+	 * aggregator AS with a wide path (AGGREGATOR alone + AS4_PATH on a
+	 * 2-octet session) must keep the path. Both are generated. */
 	g->ncomm = rnd(3) == 0 ? 1 + rnd(30) : 0;
 	for (size_t i = 0; i < g->ncomm; i++)
 		g->comm[i] = rnd(8) == 0 ? 0xffffff01u + rnd(4) : (uint32_t)rnd64();

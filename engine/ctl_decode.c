@@ -615,6 +615,26 @@ has(const struct bgp_attrs *a, unsigned type)
 	return (a->mask & (1ull << type)) != 0;
 }
 
+/* Append the codec's text form of an AS path to out. */
+static void
+aspath_fmt(struct sb *out, const uint8_t *p, size_t len, int as4)
+{
+	char small[512];
+	int n;
+
+	n = bgp_aspath_format(p, len, as4, small, sizeof(small));
+	if (n <= 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		sb_put(out, small, (size_t)n);
+		return;
+	}
+	/* Long path: format into the string builder directly. */
+	sb_reserve(out, (size_t)n);
+	bgp_aspath_format(p, len, as4, out->p + out->len, out->cap - out->len);
+	out->len += (size_t)n;
+}
+
 /* The AS path as bgpdump prints it: 4-octet numbers, with AS4_PATH merged
  * into a 2-octet AS_PATH (RFC 6793 §4.2.3) through the codec's canonical form. */
 static void
@@ -625,8 +645,6 @@ aspath_text(struct dec *d, const struct bgp_update *u, struct sb *out)
 	size_t len = a->aspath.len, clen;
 	int as4 = a->aspath_as4;
 	struct bgp_attr ca;
-	char small[512];
-	int n;
 
 	if (!has(a, BGP_ATTR_AS_PATH))
 		return;
@@ -638,17 +656,7 @@ aspath_text(struct dec *d, const struct bgp_update *u, struct sb *out)
 		len = ca.len;
 		as4 = 1;
 	}
-	n = bgp_aspath_format(p, len, as4, small, sizeof(small));
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(small)) {
-		sb_put(out, small, (size_t)n);
-		return;
-	}
-	/* Long path: format into the string builder directly. */
-	sb_reserve(out, (size_t)n);
-	bgp_aspath_format(p, len, as4, out->p + out->len, out->cap - out->len);
-	out->len += (size_t)n;
+	aspath_fmt(out, p, len, as4);
 }
 
 /* The aggregator, with AS4_AGGREGATOR replacing AS_TRANS (RFC 6793 §4.2.3). */
@@ -723,13 +731,7 @@ bd_attrs(struct dec *d, const struct bgp_update *u, bool as4)
 	if (has(a, BGP_ATTR_AS_PATH)) {
 		aspath_text(d, u, pre);
 	} else if (attr_raw(a, BGP_ATTR_AS_PATH, &raw)) {
-		int n = bgp_aspath_format(raw.val, raw.len, as4, NULL, 0);
-
-		if (n > 0) {
-			sb_reserve(pre, (size_t)n);
-			bgp_aspath_format(raw.val, raw.len, as4, pre->p, pre->cap);
-			pre->len = (size_t)n;
-		}
+		aspath_fmt(pre, raw.val, raw.len, as4);
 	}
 	sb_put(pre, "|", 1);
 	sb_s(pre, has(a, BGP_ATTR_ORIGIN) ? origin_name(a->origin) : "INCOMPLETE");

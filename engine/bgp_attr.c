@@ -320,6 +320,7 @@ bgp_attrs_canon(const struct bgp_update *u, uint8_t *out, size_t cap, size_t *le
 	int have_as4aggr = use_as4 && (m & (1ull << BGP_ATTR_AS4_AGGREGATOR));
 
 	memcpy(bm, a->unknown, sizeof(bm));
+	canon_unknown(&w, a, bm, BGP_ATTR_ORIGIN); /* type 0 (reserved) sorts first */
 	if (m & (1ull << BGP_ATTR_ORIGIN)) {
 		d = wc_attr(&w, BGP_ATTR_FLAG_TRANSITIVE, BGP_ATTR_ORIGIN, 1);
 		if (d)

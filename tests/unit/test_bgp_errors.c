@@ -510,6 +510,31 @@ chk_as4path_ignored(const char *what, const struct bgp_update *u)
 		FAILF("%s: canonical AS_PATH %s, want 2:23456,65001", what, p);
 }
 
+/* bgp.h: the canonical form is sorted by type code. */
+static void
+chk_canon_sorted(const char *what, const struct bgp_update *u)
+{
+	static uint8_t c[BGP_CANON_MAX];
+	size_t len = 0;
+	struct bgp_attr_iter it;
+	struct bgp_attr a;
+	int last = -1, n = 0;
+
+	if (bgp_attrs_canon(u, c, sizeof(c), &len) != 0) {
+		FAILF("%s: canon failed", what);
+		return;
+	}
+	it = (struct bgp_attr_iter){ .p = c, .len = len, .pos = 0 };
+	while (bgp_attr_next(&it, &a) == 1) {
+		if ((int)a.type <= last)
+			FAILF("%s: canonical attribute %u after %d", what, a.type, last);
+		last = a.type;
+		n++;
+	}
+	if (n != 4)
+		FAILF("%s: %d canonical attributes, want 4", what, n);
+}
+
 static const struct upd_case upd_cases[] = {
 	/* -- RFC 6793 §4.2.3 merge on a 2-octet session ---------------------------- */
 	{ .what = "AS4_PATH merged into AS_PATH (RFC 6793 §4.2.3)",
@@ -553,6 +578,9 @@ static const struct upd_case upd_cases[] = {
 	/* RFC 4271 §5: unrecognized optional transitive attributes pass on. */
 	{ .what = "unknown optional transitive attribute kept", .attrs = BASE2 "c0 63 02 aabb",
 	  .nlri = NLRI1, .action = BGP_ACT_OK, .check = chk_unknown99_kept },
+	{ .what = "unknown optional transitive type 0 sorts first in canon (fuzzer)",
+	  .attrs = BASE2 "c0 00 02 aabb", .nlri = NLRI1, .action = BGP_ACT_OK,
+	  .check = chk_canon_sorted },
 	/* RFC 4271 §5: unrecognized optional non-transitive are quietly ignored. */
 	{ .what = "unknown optional non-transitive attribute ignored",
 	  .attrs = BASE2 "80 63 02 aabb", .nlri = NLRI1, .action = ACT_OK_OR_DISCARD,

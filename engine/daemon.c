@@ -481,8 +481,13 @@ md5_run(void *arg)
 	free(m);
 }
 
-int
-daemon_apply(struct rh_daemon *d, struct cfg *newc)
+/* Reloads come from the main thread (SIGHUP) and from the control API's
+ * thread; one at a time, so each diff starts from the configuration the
+ * previous one installed. Process-wide: reloads are rare. */
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+apply_locked(struct rh_daemon *d, struct cfg *newc)
 {
 	struct cfg *oldc = atomic_load_explicit(&d->cfg, memory_order_relaxed);
 	struct apply_ctx a = {.d = d, .newc = newc};
@@ -501,6 +506,8 @@ daemon_apply(struct rh_daemon *d, struct cfg *newc)
 		log_warn("reload: listen addresses changed; they take effect at the next start");
 	if (g & CFG_CHG_THREADS)
 		log_warn("reload: thread counts changed; they take effect at the next start");
+	if (g & CFG_CHG_API)
+		log_warn("reload: api settings changed; they take effect at the next start");
 	{
 		struct md5_ctx *m = calloc(1, sizeof(*m));
 		if (m) {
@@ -518,24 +525,76 @@ daemon_apply(struct rh_daemon *d, struct cfg *newc)
 }
 
 int
+daemon_apply(struct rh_daemon *d, struct cfg *newc)
+{
+	int r;
+
+	pthread_mutex_lock(&reload_mu);
+	r = apply_locked(d, newc);
+	pthread_mutex_unlock(&reload_mu);
+	return r;
+}
+
+/* Logs msg and appends it to errs (if not NULL) as a line not tied to the file. */
+static void
+reload_err(struct cfg_err_list *errs, const char *msg)
+{
+	struct cfg_err *v;
+
+	log_error("reload refused: %s", msg);
+	if (!errs)
+		return;
+	if (errs->n == errs->cap) {
+		size_t nc = errs->cap ? errs->cap * 2 : 4;
+		if (!(v = realloc(errs->v, nc * sizeof(*v))))
+			return;
+		errs->v = v;
+		errs->cap = nc;
+	}
+	errs->v[errs->n] = (struct cfg_err){.line = 0, .seq = (unsigned)errs->n, .msg = strdup(msg)};
+	if (errs->v[errs->n].msg)
+		errs->n++;
+}
+
+int
+daemon_reload_errs(struct rh_daemon *d, struct cfg_err_list *out)
+{
+	struct cfg_err_list local, *errs = out ? out : &local;
+	struct cfg *c;
+	size_t first;
+	int r = -1;
+
+	pthread_mutex_lock(&reload_mu);
+	if (!d->path) {
+		reload_err(out, "running on the embedded configuration; there is no file to re-read");
+		goto done;
+	}
+	if (!out)
+		cfg_errs_init(&local);
+	first = errs->n;
+	if (cfg_load(d->path, &c, errs) < 0) {
+		for (size_t i = first; i < errs->n; i++)
+			log_error("reload refused: %s", errs->v[i].msg);
+	} else
+		r = apply_locked(d, c);
+	if (!out)
+		cfg_errs_fini(&local);
+done:
+	pthread_mutex_unlock(&reload_mu);
+	return r;
+}
+
+int
 daemon_reload(struct rh_daemon *d)
 {
-	struct cfg_err_list errs;
-	struct cfg *c;
+	return daemon_reload_errs(d, NULL);
+}
 
-	if (!d->path) {
-		log_warn("reload: running on the embedded configuration; nothing to re-read");
-		return -1;
-	}
-	cfg_errs_init(&errs);
-	if (cfg_load(d->path, &c, &errs) < 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			log_error("reload refused: %s", errs.v[i].msg);
-		cfg_errs_fini(&errs);
-		return -1;
-	}
-	cfg_errs_fini(&errs);
-	return daemon_apply(d, c);
+const struct cfg *
+daemon_cfg(struct rh_daemon *d)
+{
+	/* acquire: pairs with the release store in apply_locked. */
+	return atomic_load_explicit(&d->cfg, memory_order_acquire);
 }
 
 void

@@ -26,8 +26,16 @@ int daemon_start(struct rh_daemon *d, char *err, size_t errlen);
  * changes (-1). Otherwise added peers start, removed ones get Cease/Peer
  * De-configured, changed ones restart, untouched sessions stay up. */
 int daemon_reload(struct rh_daemon *d);
+/* daemon_reload() that also hands the refusal to its caller: on -1 the
+ * loader's lines ("FILE:LINE: PATH: PROBLEM") are appended to errs (may be
+ * NULL); -1 with no line added means the apply itself failed (memory).
+ * Reloads and applies are serialized (main thread on SIGHUP, API thread). */
+int daemon_reload_errs(struct rh_daemon *d, struct cfg_err_list *errs);
 /* Apply an already loaded configuration as daemon_reload() does (takes c). */
 int daemon_apply(struct rh_daemon *d, struct cfg *c);
+/* The configuration in force; any thread. It stays allocated until
+ * daemon_free(), even after a reload replaced it. */
+const struct cfg *daemon_cfg(struct rh_daemon *d);
 /* Cease/Administrative Shutdown with an RFC 8203 message to every peer, wait
  * (at most timeout_ms) for the NOTIFICATIONs to leave, stop the threads. */
 void daemon_shutdown(struct rh_daemon *d, const char *msg, unsigned timeout_ms);

@@ -1581,10 +1581,9 @@ do_bgp4mp(struct dec *d, const struct mrt_record *rec)
 
 	if (mrt_bgp4mp_parse(rec->hdr.subtype, rec->body, rec->body_len, &mp, &e) == -1) {
 		if (e.reason != NULL && strcmp(e.reason, "unsupported BGP4MP subtype") == 0) {
+			/* ENTRY and SNAPSHOT (RFC 6396 §4.4: deprecated), or newer
+			 * subtypes: skipped and counted, as unknown record types. */
 			d->st.skipped++;
-			dec_error(d, "record %llu at offset %llu: BGP4MP subtype %u not supported, skipped",
-			          (unsigned long long)rec->index, (unsigned long long)rec->offset,
-			          rec->hdr.subtype);
 			return;
 		}
 		dec_error(d, "record %llu at offset %llu: %s (body byte %zu)",

@@ -121,7 +121,10 @@ struct rib_path {
 	const struct rib_peer *peer;
 	struct attr_set *attrs;
 	uint32_t path_id;
-	uint32_t flags;
+	uint16_t flags;
+	uint16_t pad;
+	uint32_t idx; /* position in the shard's per-peer index (shard.c's; the
+	                 tree copies it along when paths move, never reads it) */
 };
 
 /* RFC 4271 §9.1.2.2 / RFC 4456 §9 comparison: < 0 if a is better than b,

@@ -121,7 +121,8 @@ bgp_aspath_format(const uint8_t *p, size_t len, int as4, char *out, size_t cap)
 
 #define EMIT(...)                                                                          \
 	do {                                                                               \
-		int r_ = snprintf(out + (n < cap ? n : cap), n < cap ? cap - n : 0,        \
+		int r_ = snprintf(out ? out + (n < cap ? n : cap) : NULL,                 \
+		                  n < cap ? cap - n : 0,                                   \
 		                  __VA_ARGS__);                                            \
 		if (r_ > 0)                                                                \
 			n += (size_t)r_;                                                   \

@@ -7,7 +7,9 @@
  * foreground, one log line per event on stderr. The main thread waits for
  * signals (blocked in every thread, taken with sigwaitinfo): SIGHUP reloads,
  * SIGTERM/SIGINT send Cease/Administrative Shutdown with an RFC 8203 message
- * to every peer and exit 0.
+ * to every peer and exit 0. The control API (api.c) serves on its own thread
+ * from after daemon_start() until before daemon_shutdown(); its reloads and
+ * SIGHUP's are serialized inside the daemon.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "routehub/api.h"
 #include "routehub/cfg.h"
 #include "routehub/daemon.h"
 #include "routehub/log.h"
@@ -28,6 +31,14 @@ usage(FILE *f)
 	           "      --check         validate the configuration and exit\n"
 	           "  -d, --debug         log every state change\n"
 	           "      --print-default print the embedded configuration\n");
+}
+
+/* POST /v1/reload, on the API thread. */
+static int
+api_reload(void *arg, struct cfg_err_list *errs)
+{
+	log_info("api: reload requested");
+	return daemon_reload_errs(arg, errs);
 }
 
 int
@@ -46,6 +57,8 @@ main(int argc, char **argv)
 	struct cfg_err_list errs;
 	struct cfg *c;
 	struct rh_daemon *d;
+	struct rh_api *api = NULL;
+	struct api_conf ac;
 	sigset_t set;
 	char err[512];
 
@@ -109,6 +122,12 @@ main(int argc, char **argv)
 		daemon_free(d);
 		return 1;
 	}
+	/* Without its API the daemon still routes: say so and carry on. */
+	api_conf_from_cfg(&ac, c);
+	ac.reload = api_reload;
+	ac.reload_arg = d;
+	if (api_start(&api, d, &ac, err, sizeof(err)) < 0)
+		log_error("control API not started, routehubd keeps running without it: %s", err);
 	for (;;) {
 		siginfo_t si;
 		int s = sigwaitinfo(&set, &si);
@@ -125,6 +144,7 @@ main(int argc, char **argv)
 		log_info("%s: shutting down", s == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
+	api_stop(api);
 	daemon_shutdown(d, "routehubd shutting down", 3000);
 	daemon_free(d);
 	log_info("routehubd stopped");

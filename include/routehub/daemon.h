@@ -48,7 +48,6 @@ struct daemon_stats {
 };
 void daemon_stats(const struct rh_daemon *d, struct daemon_stats *st);
 
-#endif
 
 /* ---- snapshots for the control API (any thread but the io threads) ---------- */
 struct daemon_peer_info {
@@ -75,3 +74,5 @@ struct daemon_peer_info {
  * waiting (at most timeout_ms). *out is malloc'ed; the caller frees it. */
 int daemon_peers(struct rh_daemon *d, struct daemon_peer_info **out, size_t *n,
                  unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,800 @@
+/*
+ * api.c — the control API server: HTTP/1.1 + JSON over a Unix socket (and
+ * optionally TCP with a bearer token), Prometheus text at /metrics.
+ *
+ * Threads: api_start()/api_stop() run on the main thread. libmicrohttpd runs
+ * one internal polling thread per listener and calls handle() there, one
+ * request at a time per listener. That thread is a control-plane thread: it
+ * reads the daemon only through daemon_peers() (a snapshot gathered from the
+ * io threads), daemon_stats(), daemon_cfg(), and changes it only through the
+ * reload callback. Nothing here is shared between requests except the
+ * immutable struct rh_api.
+ *
+ * Every answer is built whole in memory (JSON through jansson, metrics
+ * through a memstream) and handed to MHD, which sends it with a
+ * Content-Length. Errors are JSON objects {"error": "..."} with the HTTP
+ * status saying what kind: 400 bad configuration on reload, 401 missing or
+ * wrong token, 404 unknown path or peer, 405 wrong method, 503 the io
+ * threads did not answer in time.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "routehub/api.h"
+#include "routehub/bgp.h"
+#include "routehub/fsm.h"
+#include "routehub/log.h"
+
+#ifndef RH_VERSION
+#define RH_VERSION "unknown"
+#endif
+
+#define API_PEERS_TIMEOUT_MS 2000 /* io threads answer in microseconds when healthy */
+#define API_CONN_LIMIT       32
+#define API_CONN_TIMEOUT_S   10
+
+struct api_lst {
+	struct rh_api *a;
+	struct MHD_Daemon *mhd;
+	int tcp; /* requests need the token */
+};
+
+struct rh_api {
+	struct rh_daemon *d;
+	struct api_lst unix_l, tcp_l;
+	char *socket_path; /* NULL when no Unix listener */
+	char *token;
+	api_reload_fn reload;
+	void *reload_arg;
+	uint64_t started_ms; /* CLOCK_MONOTONIC */
+};
+
+/* One answer, built by a handler. */
+struct api_resp {
+	unsigned status;
+	char *body; /* malloc'ed */
+	size_t len;
+	const char *ctype;
+	const char *allow; /* Allow header of a 405 */
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+/* Takes j. A body that cannot be serialised is a 500 without one. */
+static void
+resp_json(struct api_resp *r, unsigned status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+
+	json_decref(j);
+	r->ctype = "application/json";
+	if (!s) {
+		r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		r->body = NULL;
+		r->len = 0;
+		return;
+	}
+	r->len = strlen(s);
+	/* One more byte for the newline that makes `curl` output end a line. */
+	r->body = realloc(s, r->len + 2);
+	if (!r->body) {
+		r->body = s;
+	} else {
+		r->body[r->len++] = '\n';
+		r->body[r->len] = '\0';
+	}
+	r->status = status;
+}
+
+static void
+resp_error(struct api_resp *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+resp_error(struct api_resp *r, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	resp_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+/* ---- peers -------------------------------------------------------------------- */
+
+/* 1 (Idle) .. 6 (Established) as RFC 4271 §8.2.2 lists them; 0 if unknown. */
+static int
+state_code(const char *name)
+{
+	for (int s = FSM_ST_IDLE; s < FSM_ST_MAX; s++)
+		if (strcmp(fsm_state_name(s), name) == 0)
+			return s - FSM_ST_IDLE + 1;
+	return 0;
+}
+
+static int
+peer_cmp(const void *x, const void *y)
+{
+	const struct daemon_peer_info *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+
+	return c ? c : strcmp(a->address, b->address);
+}
+
+/* The snapshot, sorted by name then address; 503 in r on failure. */
+static int
+peers_get(struct rh_api *a, struct daemon_peer_info **v, size_t *n, struct api_resp *r)
+{
+	if (daemon_peers(a->d, v, n, API_PEERS_TIMEOUT_MS) < 0) {
+		resp_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		           "the io threads did not answer within %u ms", API_PEERS_TIMEOUT_MS);
+		return -1;
+	}
+	if (*n > 1)
+		qsort(*v, *n, sizeof(**v), peer_cmp);
+	return 0;
+}
+
+static json_t *
+peer_json(const struct daemon_peer_info *p)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} capn[] = {
+		{BGP_CAPF_AS4, "as4"},
+		{BGP_CAPF_EXTMSG, "extended-message"},
+		{BGP_CAPF_RREFRESH, "route-refresh"},
+		{BGP_CAPF_ERR, "enhanced-route-refresh"},
+		{BGP_CAPF_GR, "graceful-restart"},
+	};
+	json_t *j, *caps = json_array();
+	char id[INET_ADDRSTRLEN];
+	uint32_t nid = htonl(p->peer_id);
+
+	for (size_t i = 0; i < sizeof(capn) / sizeof(capn[0]); i++)
+		if (p->caps & capn[i].bit)
+			json_array_append_new(caps, json_string(capn[i].name));
+	inet_ntop(AF_INET, &nid, id, sizeof(id));
+	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:i, s:i, s:b, s:b, s:I, s:s, s:o}",
+	              "name", p->name, "address", p->address, "role", p->role, "state",
+	              p->state, "state_code", state_code(p->state), "asn", (json_int_t)p->asn,
+	              "peer_asn", (json_int_t)p->peer_asn, "peer_id",
+	              p->peer_id ? json_string(id) : json_null(), "hold_time", p->hold_time,
+	              "keepalive", p->keepalive, "dynamic", p->dynamic, "ibgp", p->ibgp,
+	              "uptime_ms", (json_int_t)p->uptime_ms, "last_error", p->last_error,
+	              "capabilities", caps);
+	if (!j)
+		return NULL;
+	json_object_set_new(j, "msgs_in", json_integer((json_int_t)p->msgs_in));
+	json_object_set_new(j, "msgs_out", json_integer((json_int_t)p->msgs_out));
+	json_object_set_new(j, "updates_in", json_integer((json_int_t)p->updates_in));
+	json_object_set_new(j, "prefixes_announced",
+	                    json_integer((json_int_t)p->prefixes_announced));
+	json_object_set_new(j, "prefixes_withdrawn",
+	                    json_integer((json_int_t)p->prefixes_withdrawn));
+	json_object_set_new(j, "treat_as_withdraw", json_integer((json_int_t)p->treat_as_withdraw));
+	json_object_set_new(j, "attr_discards", json_integer((json_int_t)p->attr_discards));
+	json_object_set_new(j, "eor_in", json_integer((json_int_t)p->eor_in));
+	json_object_set_new(j, "refresh_in", json_integer((json_int_t)p->refresh_in));
+	json_object_set_new(j, "established", json_integer(p->established));
+	json_object_set_new(j, "flaps", json_integer(p->flaps));
+	return j;
+}
+
+/* ---- handlers ------------------------------------------------------------------ */
+
+static void
+h_status(struct rh_api *a, const char *arg, struct api_resp *r)
+{
+	const struct cfg *c = daemon_cfg(a->d);
+	struct daemon_peer_info *v = NULL;
+	struct daemon_stats st;
+	json_t *by_state, *j;
+	uint32_t rid = htonl(c->router_id);
+	char id[INET_ADDRSTRLEN];
+	size_t n = 0, up = 0;
+
+	(void)arg;
+	if (peers_get(a, &v, &n, r) < 0)
+		return;
+	by_state = json_object();
+	for (int s = FSM_ST_IDLE; s < FSM_ST_MAX; s++)
+		json_object_set_new(by_state, fsm_state_name(s), json_integer(0));
+	for (size_t i = 0; i < n; i++) {
+		json_t *k = json_object_get(by_state, v[i].state);
+		if (k)
+			json_integer_set(k, json_integer_value(k) + 1);
+		up += strcmp(v[i].state, "Established") == 0;
+	}
+	free(v);
+	daemon_stats(a->d, &st);
+	inet_ntop(AF_INET, &rid, id, sizeof(id));
+	j = json_pack("{s:s, s:I, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:o}, s:{s:I, s:I}}", "version",
+	              RH_VERSION, "asn", (json_int_t)c->asn, "router_id", id, "config", c->name,
+	              "uptime_s", (json_int_t)((mono_ms() - a->started_ms) / 1000), "peers",
+	              "configured", (json_int_t)c->npeers, "sessions", (json_int_t)n, "established",
+	              (json_int_t)up, "by_state", by_state, "connections", "accepted",
+	              (json_int_t)st.accepted, "refused", (json_int_t)st.refused_unknown);
+	resp_json(r, MHD_HTTP_OK, j);
+}
+
+static void
+h_peers(struct rh_api *a, const char *arg, struct api_resp *r)
+{
+	struct daemon_peer_info *v = NULL;
+	json_t *arr;
+	size_t n = 0;
+
+	(void)arg;
+	if (peers_get(a, &v, &n, r) < 0)
+		return;
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, peer_json(&v[i]));
+	free(v);
+	resp_json(r, MHD_HTTP_OK, arr);
+}
+
+/*
+ * NAME is a configured entry's name or a session's address. A static peer
+ * answers one object; a range entry answers the array of its dynamic
+ * neighbours (empty while nobody is connected), so a script can tell the two
+ * apart by the configuration it wrote.
+ */
+static void
+h_peer(struct rh_api *a, const char *name, struct api_resp *r)
+{
+	const struct cfg_peer *cp = cfg_peer_find(daemon_cfg(a->d), name);
+	struct daemon_peer_info *v = NULL;
+	json_t *arr;
+	size_t n = 0;
+
+	if (peers_get(a, &v, &n, r) < 0)
+		return;
+	if (cp && cp->is_range) {
+		arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].name, name) == 0)
+				json_array_append_new(arr, peer_json(&v[i]));
+		resp_json(r, MHD_HTTP_OK, arr);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(cp ? v[i].name : v[i].address, name) == 0) {
+			resp_json(r, MHD_HTTP_OK, peer_json(&v[i]));
+			goto done;
+		}
+	}
+	if (cp)
+		resp_error(r, MHD_HTTP_NOT_FOUND, "peer '%s' is configured but has no session yet",
+		           name);
+	else
+		resp_error(r, MHD_HTTP_NOT_FOUND, "no peer named '%s' (nor with that address)", name);
+done:
+	free(v);
+}
+
+static void
+h_reload(struct rh_api *a, const char *arg, struct api_resp *r)
+{
+	struct cfg_err_list errs;
+	json_t *lines;
+	int rv;
+
+	(void)arg;
+	cfg_errs_init(&errs);
+	rv = a->reload ? a->reload(a->reload_arg, &errs) : daemon_reload_errs(a->d, &errs);
+	if (rv == 0) {
+		resp_json(r, MHD_HTTP_OK,
+		          json_pack("{s:b, s:s}", "reloaded", 1, "config", daemon_cfg(a->d)->name));
+	} else if (errs.n == 0) {
+		resp_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		           "reload failed inside the daemon (see its log)");
+	} else {
+		lines = json_array();
+		for (size_t i = 0; i < errs.n; i++)
+			json_array_append_new(lines, json_string(errs.v[i].msg));
+		resp_json(r, MHD_HTTP_BAD_REQUEST,
+		          json_pack("{s:s, s:o}", "error",
+		                    "configuration refused; the running one is unchanged", "errors",
+		                    lines));
+	}
+	cfg_errs_fini(&errs);
+}
+
+/* Prometheus label value: backslash, double quote and newline escaped. */
+static void
+prom_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void
+prom_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+h_metrics(struct rh_api *a, const char *arg, struct api_resp *r)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+		int u32;
+	} per_peer[] = {
+#define PP(n, t, h, f, w) {n, t, h, offsetof(struct daemon_peer_info, f), w}
+		PP("routehub_peer_uptime_seconds", "gauge", "Seconds since the session was established (0: down).", uptime_ms, 0),
+		PP("routehub_peer_messages_received_total", "counter", "BGP messages received.", msgs_in, 0),
+		PP("routehub_peer_messages_sent_total", "counter", "BGP messages sent.", msgs_out, 0),
+		PP("routehub_peer_updates_received_total", "counter", "UPDATE messages received.", updates_in, 0),
+		PP("routehub_peer_prefixes_announced_total", "counter", "Prefixes announced by the peer.", prefixes_announced, 0),
+		PP("routehub_peer_prefixes_withdrawn_total", "counter", "Prefixes withdrawn by the peer.", prefixes_withdrawn, 0),
+		PP("routehub_peer_treat_as_withdraw_total", "counter", "UPDATEs treated as withdraw (RFC 7606).", treat_as_withdraw, 0),
+		PP("routehub_peer_attribute_discards_total", "counter", "Attributes discarded (RFC 7606).", attr_discards, 0),
+		PP("routehub_peer_established_total", "counter", "Times the session reached Established.", established, 1),
+		PP("routehub_peer_flaps_total", "counter", "Times an established session went down.", flaps, 1),
+#undef PP
+	};
+	struct daemon_peer_info *v = NULL;
+	struct daemon_stats st;
+	char *buf = NULL;
+	size_t n = 0, len = 0;
+	FILE *f;
+
+	(void)arg;
+	if (peers_get(a, &v, &n, r) < 0)
+		return;
+	daemon_stats(a->d, &st);
+	if (!(f = open_memstream(&buf, &len))) {
+		free(v);
+		resp_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	prom_head(f, "routehub_build_info", "gauge", "routehubd version; always 1.");
+	fprintf(f, "routehub_build_info{version=\"%s\"} 1\n", RH_VERSION);
+	prom_head(f, "routehub_uptime_seconds", "gauge", "Seconds since the control API started.");
+	fprintf(f, "routehub_uptime_seconds %llu\n",
+	        (unsigned long long)((mono_ms() - a->started_ms) / 1000));
+	prom_head(f, "routehub_connections_accepted_total", "counter",
+	          "Incoming connections handed to a configured peer.");
+	fprintf(f, "routehub_connections_accepted_total %llu\n", (unsigned long long)st.accepted);
+	prom_head(f, "routehub_connections_refused_total", "counter",
+	          "Incoming connections closed: no configured (enabled) peer matched.");
+	fprintf(f, "routehub_connections_refused_total %llu\n",
+	        (unsigned long long)st.refused_unknown);
+
+	prom_head(f, "routehub_peer_state", "gauge",
+	          "RFC 4271 state: 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, "
+	          "6 Established.");
+	for (size_t i = 0; i < n; i++) {
+		fputs("routehub_peer_state{peer=\"", f);
+		prom_label(f, v[i].name);
+		fputs("\",address=\"", f);
+		prom_label(f, v[i].address);
+		fprintf(f, "\"} %d\n", state_code(v[i].state));
+	}
+	prom_head(f, "routehub_peer_up", "gauge", "1 when the session is Established.");
+	for (size_t i = 0; i < n; i++) {
+		fputs("routehub_peer_up{peer=\"", f);
+		prom_label(f, v[i].name);
+		fputs("\",address=\"", f);
+		prom_label(f, v[i].address);
+		fprintf(f, "\"} %d\n", strcmp(v[i].state, "Established") == 0);
+	}
+	for (size_t m = 0; m < sizeof(per_peer) / sizeof(per_peer[0]); m++) {
+		prom_head(f, per_peer[m].name, per_peer[m].type, per_peer[m].help);
+		for (size_t i = 0; i < n; i++) {
+			const char *base = (const char *)&v[i] + per_peer[m].off;
+			unsigned long long x;
+			uint32_t x32;
+			uint64_t x64;
+
+			if (per_peer[m].u32) {
+				memcpy(&x32, base, sizeof(x32));
+				x = x32;
+			} else {
+				memcpy(&x64, base, sizeof(x64));
+				x = x64;
+			}
+			if (per_peer[m].off == offsetof(struct daemon_peer_info, uptime_ms))
+				x /= 1000;
+			fprintf(f, "%s{peer=\"", per_peer[m].name);
+			prom_label(f, v[i].name);
+			fputs("\",address=\"", f);
+			prom_label(f, v[i].address);
+			fprintf(f, "\"} %llu\n", x);
+		}
+	}
+	free(v);
+	if (fclose(f) != 0 || !buf) {
+		free(buf);
+		resp_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	r->status = MHD_HTTP_OK;
+	r->body = buf;
+	r->len = len;
+	r->ctype = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ---- routing -------------------------------------------------------------------- */
+
+struct route {
+	const char *path; /* exact, or a prefix when it ends with '/' */
+	const char *method;
+	void (*fn)(struct rh_api *, const char *arg, struct api_resp *);
+};
+
+static const struct route routes[] = {
+	{"/v1/status", "GET", h_status},
+	{"/v1/peers", "GET", h_peers},
+	{"/v1/peers/", "GET", h_peer},
+	{"/v1/reload", "POST", h_reload},
+	{"/metrics", "GET", h_metrics},
+};
+
+static void
+dispatch(struct rh_api *a, const char *url, const char *method, struct api_resp *r)
+{
+	/* HEAD is GET without a body; MHD drops the body itself. */
+	const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *rt = &routes[i];
+		size_t pl = strlen(rt->path);
+		const char *arg = NULL;
+
+		if (rt->path[pl - 1] == '/') {
+			if (strncmp(url, rt->path, pl) != 0 || url[pl] == '\0' ||
+			    strchr(url + pl, '/') != NULL)
+				continue;
+			arg = url + pl;
+		} else if (strcmp(url, rt->path) != 0) {
+			continue;
+		}
+		if (strcmp(m, rt->method) != 0) {
+			resp_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: method not allowed (use %s)",
+			           method, url, rt->method);
+			r->allow = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
+			return;
+		}
+		rt->fn(a, arg, r);
+		return;
+	}
+	resp_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
+}
+
+/* Compares the whole header in time independent of where it differs. */
+static int
+token_ok(const char *want, const char *hdr)
+{
+	static const char pfx[] = "Bearer ";
+	size_t wl = strlen(want), hl;
+	unsigned char diff = 0;
+
+	if (!hdr || strncmp(hdr, pfx, sizeof(pfx) - 1) != 0)
+		return 0;
+	hdr += sizeof(pfx) - 1;
+	hl = strlen(hdr);
+	for (size_t i = 0; i < wl; i++)
+		diff |= (unsigned char)want[i] ^ (unsigned char)(i < hl ? hdr[i] : 0);
+	return diff == 0 && hl == wl;
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+       const char *version, const char *upload, size_t *upload_len, void **req)
+{
+	static int started; /* address used as the "headers seen" marker */
+	struct api_lst *l = cls;
+	struct api_resp r = {.status = 0};
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload;
+	/* First call: headers only. Then the body arrives in pieces; nothing we
+	 * serve takes a body, so it is consumed and dropped. */
+	if (*req == NULL) {
+		*req = &started;
+		return MHD_YES;
+	}
+	if (*upload_len != 0) {
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (l->tcp &&
+	    !token_ok(l->a->token, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                                       MHD_HTTP_HEADER_AUTHORIZATION))) {
+		resp_error(&r, MHD_HTTP_UNAUTHORIZED,
+		           "missing or wrong token (send Authorization: Bearer TOKEN)");
+	} else {
+		dispatch(l->a, url, method, &r);
+	}
+	if (!r.body) {
+		r.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		r.body = strdup("{\"error\": \"out of memory\"}\n");
+		r.len = r.body ? strlen(r.body) : 0;
+		r.ctype = "application/json";
+	}
+	mr = MHD_create_response_from_buffer(r.len, r.body ? r.body : (void *)"",
+	                                     r.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!mr) {
+		free(r.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r.ctype);
+	if (r.allow)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r.allow);
+	if (r.status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	ret = MHD_queue_response(conn, r.status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static void
+mhd_log(void *arg, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)arg;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warn("api: %s", msg);
+}
+
+/* ---- listeners --------------------------------------------------------------------- */
+
+/* mkdir -p of path's parent directory. */
+static int
+mkdir_parent(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *s;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!(s = strrchr(dir, '/')) || s == dir)
+		return 0;
+	*s = '\0';
+	for (s = dir + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+			return -1;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	return 0;
+}
+
+static int
+unix_listen(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat sb;
+	int fd = -1;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long (at most %zu bytes)", path,
+		         sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (mkdir_parent(path, err, errlen) < 0)
+		return -1;
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a socket; not removing it", path);
+			return -1;
+		}
+		/* A socket somebody still answers on belongs to a live daemon. */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(fd);
+			snprintf(err, errlen, "%s is in use by another process (another routehubd?)",
+			         path);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* Before listen(): nobody can connect while the umask's mode applies. */
+	if (chmod(path, 0660) < 0 || listen(fd, 16) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int
+tcp_listen(const struct cfg_listen *l, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char a[64];
+	int fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (l->addr.family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(l->port);
+		memcpy(&s4->sin_addr, l->addr.addr, 4);
+		len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(l->port);
+		memcpy(&s6->sin6_addr, l->addr.addr, 16);
+		len = sizeof(*s6);
+	}
+	cfg_addr_fmt(&l->addr, a, sizeof(a));
+	if ((fd = socket(l->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 16) < 0) {
+		snprintf(err, errlen, "cannot listen on %s port %u: %s", a, l->port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Takes fd (MHD closes it when stopped). */
+static int
+lst_start(struct api_lst *l, struct rh_api *a, int fd, int tcp, char *err, size_t errlen)
+{
+	l->a = a;
+	l->tcp = tcp;
+	l->mhd = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	                          0, NULL, NULL, handle, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+	                          NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	                          (unsigned)API_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	                          (unsigned)API_CONN_TIMEOUT_S, MHD_OPTION_END);
+	if (!l->mhd) {
+		snprintf(err, errlen, "cannot start the HTTP server (libmicrohttpd)");
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+void
+api_conf_from_cfg(struct api_conf *ac, const struct cfg *c)
+{
+	memset(ac, 0, sizeof(*ac));
+	ac->socket_path = c->api_socket;
+	ac->tcp = c->api_listen_str ? &c->api_listen : NULL;
+	ac->token = c->api_token;
+}
+
+int
+api_start(struct rh_api **out, struct rh_daemon *d, const struct api_conf *ac, char *err,
+          size_t errlen)
+{
+	struct rh_api *a;
+	int fd;
+
+	if (ac->tcp && (!ac->token || !*ac->token)) {
+		snprintf(err, errlen, "the TCP API needs a token");
+		return -1;
+	}
+	if (!(a = calloc(1, sizeof(*a)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	a->d = d;
+	a->reload = ac->reload;
+	a->reload_arg = ac->reload_arg;
+	a->started_ms = mono_ms();
+	if (ac->token && !(a->token = strdup(ac->token)))
+		goto oom;
+	if (ac->socket_path) {
+		if (!(a->socket_path = strdup(ac->socket_path)))
+			goto oom;
+		if ((fd = unix_listen(a->socket_path, err, errlen)) < 0) {
+			free(a->socket_path);
+			a->socket_path = NULL; /* not ours: api_stop must not unlink it */
+			goto fail;
+		}
+		if (lst_start(&a->unix_l, a, fd, 0, err, errlen) < 0)
+			goto fail;
+		log_info("api: listening on %s", a->socket_path);
+	}
+	if (ac->tcp) {
+		char s[64];
+
+		if ((fd = tcp_listen(ac->tcp, err, errlen)) < 0 ||
+		    lst_start(&a->tcp_l, a, fd, 1, err, errlen) < 0)
+			goto fail;
+		cfg_addr_fmt(&ac->tcp->addr, s, sizeof(s));
+		log_info("api: listening on %s port %u (token required)", s, ac->tcp->port);
+	}
+	*out = a;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	api_stop(a);
+	return -1;
+}
+
+void
+api_stop(struct rh_api *a)
+{
+	if (!a)
+		return;
+	/* Waits for the request in progress; closes the listening sockets. */
+	if (a->unix_l.mhd)
+		MHD_stop_daemon(a->unix_l.mhd);
+	if (a->tcp_l.mhd)
+		MHD_stop_daemon(a->tcp_l.mhd);
+	if (a->socket_path) {
+		unlink(a->socket_path);
+		free(a->socket_path);
+	}
+	if (a->token) {
+		explicit_bzero(a->token, strlen(a->token));
+		free(a->token);
+	}
+	free(a);
+}

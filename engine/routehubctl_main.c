@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl_api.h"
 #include "ctl_decode.h"
 
 struct ctl_cmd {
@@ -25,6 +26,11 @@ static void usage(void);
 static const struct ctl_cmd cmds[] = {
 	{ "decode", "decode MRT dumps or hex BGP messages (JSON, bgpdump -m, summary)",
 	  ctl_decode_main, ctl_decode_usage },
+	{ "show", "show a running routehubd's status, peers or one peer (control API)",
+	  ctl_show_main, ctl_show_usage },
+	{ "reload", "make routehubd re-read its configuration file", ctl_reload_main,
+	  ctl_reload_usage },
+	{ "metrics", "print routehubd's Prometheus metrics", ctl_metrics_main, ctl_metrics_usage },
 	{ "help", "list subcommands, or `help SUBCOMMAND` for its options", cmd_help, usage },
 };
 
@@ -41,7 +47,8 @@ cmd_find(const char *name)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: routehubctl SUBCOMMAND [ARGS...]\n\nsubcommands:\n");
+	fprintf(stderr, "usage: routehubctl [-s SOCKET | -H HOST:PORT -t TOKEN] [--json] "
+	                "SUBCOMMAND [ARGS...]\n\nsubcommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(stderr, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 }
@@ -69,6 +76,7 @@ int
 main(int argc, char **argv)
 {
 	const struct ctl_cmd *c;
+	int n;
 
 	if (argc < 2) {
 		usage();
@@ -76,6 +84,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		return cmd_help(1, argv);
+	/* Connection options (-s, -H, -t, --json) may precede the subcommand. */
+	if ((n = ctl_api_opts(argc - 1, argv + 1)) < 0 || argc - n < 2) {
+		usage();
+		return 2;
+	}
+	argc -= n;
+	argv += n;
 	c = cmd_find(argv[1]);
 	if (c == NULL) {
 		fprintf(stderr, "routehubctl: unknown subcommand '%s'\n", argv[1]);

@@ -50,6 +50,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import yaml
@@ -497,11 +498,29 @@ class Lab:
             raise HarnessError(f'daemon name {daemon.name!r} used twice in this lab')
         self.daemons.append(daemon)
 
-    def start_all(self):
-        """Start every daemon not yet running, in creation order."""
-        for d in self.daemons:
-            if not d.running:
+    def start_all(self, parallel=True):
+        """Start every daemon not yet running (in threads when parallel: most of a
+        start is waiting for the daemon's control socket). Raises the first error."""
+        todo = [d for d in self.daemons if not d.running]
+        if not parallel:
+            for d in todo:
                 d.start()
+            return
+        errors = []
+
+        def run(d):
+            try:
+                d.start()
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                errors.append((d, e))
+        threads = [threading.Thread(target=run, args=(d,), name=f'start-{d.name}') for d in todo]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            d, e = errors[0]
+            raise e
 
     def stop_all(self):
         for d in reversed(self.daemons):

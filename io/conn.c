@@ -236,6 +236,7 @@ recv_cqe(struct io_conn *c, struct io_uring_cqe *cqe)
 	} else if (res == -ENOBUFS) {
 		/* every buffer was in use: retry once this batch returned
 		 * them (io_conns_rearm) rather than spin now */
+		l->st.enobufs++;
 		if (c->state != IO_CS_DEAD && !c->on_starved) {
 			c->on_starved = true;
 			c->starved_next = l->starved;
@@ -284,6 +285,7 @@ send_start(struct io_conn *c)
 	io_uring_sqe_set_data64(sqe, io_ud(c, IO_OP_SEND));
 	c->send_busy = true;
 	c->inflight++;
+	c->st.sendmsgs++;
 }
 
 static void

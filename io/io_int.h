@@ -19,10 +19,10 @@
 #include <sys/uio.h>
 
 #include <liburing.h>
-#include <ck_ring.h>
 
 #include "routehub/io.h"
 #include "frame.h"
+#include "mpsc.h"
 
 enum io_op {
 	IO_OP_IGNORE = 0,
@@ -53,12 +53,6 @@ io_ud(const void *obj, enum io_op op)
 {
 	return (uint64_t)(uintptr_t)obj | (uint64_t)op;
 }
-
-struct io_post {
-	void		(*fn)(void *);
-	void		 *arg;
-};
-CK_RING_PROTOTYPE(io_post, io_post)
 
 union io_sa {
 	struct sockaddr		sa;
@@ -146,6 +140,7 @@ struct io_loop {
 	struct io_conn		*dead;		/* torn down, to be finished */
 	unsigned		 lclosing;	/* listeners closing */
 	unsigned		 inflight;	/* loop-owned ops */
+	struct io_loop_stats	 st;
 
 	/* timers: binary min-heap on (deadline, seq) */
 	struct io_timer		**heap;
@@ -160,8 +155,7 @@ struct io_loop {
 	uint64_t		 efd_val;
 	bool			 efd_armed;
 	bool			 posts_more;	/* drain stopped at its bound */
-	struct ck_ring		 post_ring;
-	struct io_post		*post_buf;
+	struct io_mpsc		 posts;
 	void			(*poll)(struct io_loop *, void *);
 	void			*poll_arg;
 	/* written by other threads: own cache line */

@@ -182,13 +182,11 @@ io_loop_new(struct io_loop **out, const struct io_loop_conf *conf,
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((l->post_buf = calloc(l->conf.post_slots,
-	    sizeof(*l->post_buf))) == NULL) {
+	if (io_mpsc_init(&l->posts, l->conf.post_slots) < 0) {
 		set_err(err, errlen, "post queue: out of memory");
 		r = -ENOMEM;
 		goto fail;
 	}
-	ck_ring_init(&l->post_ring, l->conf.post_slots);
 	if ((l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		r = -errno;
 		set_err(err, errlen, "eventfd: %s", strerror(errno));
@@ -222,10 +220,8 @@ wakeup(struct io_loop *l)
 int
 io_loop_post(struct io_loop *l, void (*fn)(void *), void *arg)
 {
-	struct io_post	 p = { fn, arg };
-
-	/* ck_ring_enqueue_mpsc: CAS on p_head, store fence before p_tail */
-	if (!ck_ring_enqueue_mpsc_io_post(&l->post_ring, l->post_buf, &p))
+	/* io_mpsc_push: release store of the slot's seq publishes it */
+	if (!io_mpsc_push(&l->posts, fn, arg))
 		return -EAGAIN;
 	wakeup(l);
 	return 0;
@@ -274,19 +270,20 @@ efd_arm(struct io_loop *l)
 static void
 posts_run(struct io_loop *l)
 {
-	struct io_post	 p;
+	void		(*fn)(void *);
+	void		*arg;
 	unsigned	 n;
 
-	/* acq_rel: see wakeup(); everything enqueued before a producer's
-	 * exchange that we read is visible to the dequeues below */
+	/* acq_rel: see wakeup(); everything published before a producer's
+	 * exchange that we read is visible to the pops below */
 	atomic_exchange_explicit(&l->wake_pending, 0, memory_order_acq_rel);
 	l->posts_more = false;
 	for (n = 0; n < l->conf.post_slots; n++) {
-		if (!ck_ring_dequeue_mpsc_io_post(&l->post_ring, l->post_buf,
-		    &p))
+		if (!io_mpsc_pop(&l->posts, &fn, &arg))
 			break;
-		p.fn(p.arg);
+		fn(arg);
 	}
+	l->st.posts += n;
 	if (n == l->conf.post_slots)
 		l->posts_more = true;
 	/* acq_rel: pairs with io_loop_wake()'s release store */
@@ -347,6 +344,7 @@ reap(struct io_loop *l)
 			break;
 	}
 	io_uring_cq_advance(&l->ring, n);
+	l->st.cqes += n;
 	if (l->br_pending > 0) {
 		/* release store of the tail: buffer contents and entries
 		 * written by io_conn_cqe() are visible before the kernel
@@ -432,8 +430,10 @@ io_loop_run(struct io_loop *l)
 	int	 r = 0;
 
 	if (!l->ring_enabled) {
-		/* this thread becomes the ring's single issuer */
-		if ((r = io_uring_enable_rings(&l->ring)) < 0)
+		/* this thread becomes the ring's single issuer; liburing 2.3
+		 * declares io_uring_enable_rings() but does not export it */
+		if ((r = io_uring_register(l->ring.ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0)) < 0)
 			return r;
 		l->ring_enabled = true;
 	}
@@ -446,6 +446,7 @@ io_loop_run(struct io_loop *l)
 		/* bounded: completions keep coming only while the loop runs,
 		 * and each round takes at most REAP_BATCH */
 		reap(l);
+		l->st.rounds++;
 		io_timers_run(l);
 		if (l->posts_more)
 			posts_run(l);
@@ -453,6 +454,17 @@ io_loop_run(struct io_loop *l)
 	loop_fini(l);
 	l->running = false;
 	return r;
+}
+
+void
+io_loop_stats(const struct io_loop *l, struct io_loop_stats *st)
+{
+	const struct io_conn	*c;
+
+	*st = l->st;
+	st->conns = 0;
+	for (c = l->conns; c != NULL; c = c->next)
+		st->conns++;
 }
 
 void
@@ -472,7 +484,7 @@ io_loop_free(struct io_loop *l)
 		free(l->br);
 	}
 	io_timers_fini(l);
-	free(l->post_buf);
+	io_mpsc_fini(&l->posts);
 	if (l->efd != -1)
 		close(l->efd);
 	free(l);

@@ -165,6 +165,7 @@ io_timers_run(struct io_loop *l)
 		if (t->deadline > now || t->seq >= limit)
 			break;
 		heap_remove(l, t);
+		l->st.timers++;
 		t->cb(t, t->arg);
 	}
 }

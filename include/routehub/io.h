@@ -89,6 +89,16 @@ int	io_loop_post(struct io_loop *loop, void (*fn)(void *), void *arg);
 void	io_loop_set_poll(struct io_loop *loop,
 	    void (*poll)(struct io_loop *, void *), void *arg);
 void	io_loop_wake(struct io_loop *loop);
+struct io_loop_stats {
+	uint64_t	 rounds;	/* loop iterations (one wait each) */
+	uint64_t	 cqes;		/* completions reaped */
+	uint64_t	 enobufs;	/* recv out of provided buffers */
+	uint64_t	 posts;		/* cross-thread messages run */
+	uint64_t	 timers;	/* timer callbacks run */
+	unsigned	 conns;		/* connections alive */
+};
+/* On the loop's thread (or after io_loop_run() returned). */
+void	io_loop_stats(const struct io_loop *loop, struct io_loop_stats *st);
 /* Monotonic milliseconds, as the timers see them. */
 uint64_t io_now_ms(void);
 
@@ -191,6 +201,7 @@ struct io_conn_stats {
 	uint64_t	 msgs_in;	/* messages delivered */
 	uint64_t	 bufs_out;	/* io_bufs fully sent (one message each,
 					 * unless the engine packs more) */
+	uint64_t	 sendmsgs;	/* sendmsg submissions (batching) */
 	size_t		 sendq_bytes;	/* queued, not yet sent */
 	unsigned	 sendq_bufs;
 };

@@ -16,7 +16,8 @@
  *     range at most, so "the most specific range" is the only one;
  *   - an address: peer inside a range is allowed and wins over the range.
  * Because prefixes either nest or are disjoint, sorting them by start address
- * and keeping a stack of the enclosing ones finds every overlap in one pass.
+ * and keeping a stack of the enclosing ones finds every overlapping pair in one
+ * pass (the stack is at most 129 deep: one entry per prefix length).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +108,7 @@ check_ranges(struct cfg_ctx *ctx, struct peer_ref *refs, struct peer_ref *stack)
 {
 	const struct cfg *c = ctx->cfg;
 	const struct peer_ref *x, *y;
-	size_t i, n = 0, top = 0;
+	size_t i, j, n = 0, top = 0;
 	char a[64], b[64], p[64];
 
 	for (i = 0; i < c->npeers; i++)
@@ -117,9 +118,10 @@ check_ranges(struct cfg_ctx *ctx, struct peer_ref *refs, struct peer_ref *stack)
 	for (i = 0; i < n; i++) {
 		while (top > 0 && !cfg_prefix_contains(&stack[top - 1].p->addr, &refs[i].p->addr))
 			top--;
-		if (top > 0) {
+		/* every entry left on the stack contains this one: report each pair */
+		for (j = top; j > 0; j--) {
 			/* report at the entry that comes later in the file */
-			x = &stack[top - 1];
+			x = &stack[j - 1];
 			y = &refs[i];
 			if (x->idx > y->idx) {
 				const struct peer_ref *t = x;
@@ -182,7 +184,7 @@ cfg_check_spaces(struct cfg_ctx *ctx)
 {
 	struct cfg_space_ref *s = ctx->spaces, **stack;
 	const struct cfg_space_ref *x, *y;
-	size_t i, top = 0;
+	size_t i, j, top = 0;
 	char a[64], b[64];
 
 	if (ctx->nspaces < 2)
@@ -195,8 +197,8 @@ cfg_check_spaces(struct cfg_ctx *ctx)
 	for (i = 0; i < ctx->nspaces; i++) {
 		while (top > 0 && !cfg_prefix_contains(&stack[top - 1]->addr, &s[i].addr))
 			top--;
-		if (top > 0) {
-			x = stack[top - 1];
+		for (j = top; j > 0; j--) {
+			x = stack[j - 1];
 			y = &s[i];
 			if (x->line > y->line) {
 				const struct cfg_space_ref *t = x;

@@ -16,6 +16,9 @@ checks run in turn, every wait bounded):
                up; GoBGP with a wrong one does not (the kernel counts the rejected
                segments); an ExaBGP with an unexpected ASN gets a NOTIFICATION that
                both ends report through last_notification().
+  routehubd    only if $RH_BIN/routehubd exists (RH_BIN defaults to <repo>/build/bin):
+               the generated YAML passes --check, BIRD and FRR sessions come up and
+               routehubctl reports them Established.
 
 Usage: test_harness_daemons.py [SCENARIO...]. Exit 0 = all selected scenarios
 passed, 1 = a failure, 77 = nothing could run because daemon binaries are missing
@@ -27,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
-from bgpharness import (Bird, Exabgp, Frr, Gobgp, Lab, Openbgpd,  # noqa: E402
+from bgpharness import (Bird, Exabgp, Frr, Gobgp, Lab, Openbgpd, Routehubd,  # noqa: E402
                         md5_failure_count, tcp_md5_supported, wait_for)
 
 T = 30  # bound of every wait, seconds (they normally end in well under 5 s)
@@ -230,12 +233,30 @@ def build_md5(lab):
     return check
 
 
+def build_routehubd(lab):
+    """Only when routehubd is built: our YAML passes `routehubd --check`, sessions with
+    BIRD and FRR come up, and Routehubd.neighbor_state() (routehubctl) reports them."""
+    rh = Routehubd(lab, 'rh', 65515, '10.1.255.4', lab.address())
+    peers = [Bird(lab, 'b_rh', 65061, '10.255.6.61', lab.address()),
+             Frr(lab, 'f_rh', 65062, '10.255.6.62', lab.address())]
+    for c in peers:
+        rh.add_neighbor(c.address, c.asn, passive=True, hold_time=90, role='nva')
+        c.add_neighbor(rh.address, rh.asn, hold_time=90)
+
+    def check():
+        for c in peers:
+            c.wait_established(rh.address, T)
+            rh.wait_established(c.address, T)
+    return check
+
+
 SCENARIOS = [
     ('bird-rs', (Bird, Exabgp, Gobgp, Frr), build_bird_rs),
     ('frr-rs', (Frr, Openbgpd, Bird, Exabgp), build_frr_rs),
     ('openbgpd-rs', (Openbgpd, Frr, Gobgp, Bird), build_openbgpd_rs),
     ('gobgp-rs', (Gobgp, Bird, Openbgpd, Exabgp), build_gobgp_rs),
     ('md5', (Bird, Frr, Openbgpd, Exabgp, Gobgp), build_md5),
+    ('routehubd', (Routehubd, Bird, Frr), build_routehubd),
 ]
 
 

@@ -1792,7 +1792,8 @@ class Routehubd(Daemon):
     Peers: add_neighbor(...) entries, with role= (default 'nva', 'rr-client' when
     rr_client=True), and add_range(prefix, asn='any', role=...) for dynamic peers.
     Extra top-level keys (hub, spokes, branch_to_branch, ...) go in self.extra.
-    State queries will go through routehubctl (not written yet).
+    neighbor_state()/last_notification() use `routehubctl -s API_SOCKET --json show
+    peers`; routes() waits for a route query in routehubctl.
     """
 
     kind = 'routehubd'
@@ -1816,8 +1817,10 @@ class Routehubd(Daemon):
     def ctl(self):
         return os.path.join(rh_bin(), 'routehubctl')
 
-    def missing(self):  # instance method: the path depends on RH_BIN
-        return [] if os.access(self.binary, os.X_OK) else [self.binary]
+    @classmethod
+    def missing(cls):  # the path depends on RH_BIN, read at call time
+        b = os.path.join(rh_bin(), 'routehubd')
+        return [] if os.access(b, os.X_OK) else [b]
 
     def add_neighbor(self, address, asn, port=179, passive=False, rs_client=False, rr_client=False,
                      multihop=None, password=None, hold_time=None, add_path=None,
@@ -1882,31 +1885,54 @@ class Routehubd(Daemon):
     def write_config(self):
         with open(self.conf, 'w', encoding='utf-8') as f:
             f.write(self.config_text())
+        r = self._run([self.binary, '--check', '-c', self.conf], check=False)
+        if r.returncode != 0:
+            raise HarnessError(f'{self.name}: routehubd --check refuses {self.conf}:\n'
+                               f'{(r.stderr + r.stdout).strip()}\n--- config ---\n{self.config_text()}')
 
     def _start(self):
         self.write_config()
-        self.proc = self.lab.spawn(self.name, [self.binary, '-c', self.conf], self.logfile)
+        argv = [self.binary, '-c', self.conf] + (['-d'] if self.log_level == 'debug' else [])
+        self.proc = self.lab.spawn(self.name, argv, self.logfile)
+        wait_for(lambda: self._check_alive() or os.path.exists(self.api_socket), 15,
+                 what=f'{self.name}: control API socket {self.api_socket}')
+
+    def routehubctl(self, *args, check=True, timeout=30):
+        if not os.access(self.ctl, os.X_OK):
+            raise NotImplementedError(f'Routehubd: {self.ctl} is not built')
+        return self._run([self.ctl, '-s', self.api_socket, *args], check=check, timeout=timeout)
 
     def reload(self):
+        """Regenerate the YAML and send SIGHUP (routehubd re-reads its file)."""
         self.write_config()
         self.proc.send_signal(signal.SIGHUP)
 
     def _apply_routes(self, announced, withdrawn):
         raise NotImplementedError('routehubd originates only hub/spoke address spaces '
-                                  '(set self.extra["hub"] before start)')
+                                  '(set self.extra["hub"] / ["spokes"] and reload())')
 
-    def _todo(self, what):
-        raise NotImplementedError(f'Routehubd.{what}: needs routehubctl (control API client), '
-                                  f'not written yet ({self.ctl})')
+    def peers(self):
+        """`routehubctl --json show peers`: list of peer dicts (name, address, state,
+        last_error, prefixes_announced, ...)."""
+        return json.loads(self.routehubctl('--json', 'show', 'peers').stdout or '[]')
+
+    def _peer(self, addr):
+        for p in self.peers():
+            if p.get('address') == str(addr):
+                return p
+        return None
 
     def neighbor_state(self, addr):
-        self._todo('neighbor_state')
-
-    def routes(self):
-        self._todo('routes')
+        p = self._peer(addr)
+        return p.get('state', 'Unknown') if p else 'Unknown'
 
     def last_notification(self, addr):
-        self._todo('last_notification')
+        p = self._peer(addr)
+        return (p or {}).get('last_error') or None
+
+    def routes(self):
+        raise NotImplementedError(f'Routehubd.routes: routehubctl ({self.ctl}) has no route '
+                                  'query yet (show status|peers|peer only)')
 
 
 ALL_DAEMONS = {'bird': Bird, 'frr': Frr, 'gobgp': Gobgp, 'exabgp': Exabgp, 'openbgpd': Openbgpd}

@@ -148,9 +148,10 @@ cfg_free(struct cfg *c)
 }
 
 static void
-syntax_error(struct cfg_ctx *ctx, const yaml_parser_t *p)
+syntax_error(struct cfg_ctx *ctx, const yaml_parser_t *p, const char *buf, size_t len)
 {
 	const char *problem = p->problem ? p->problem : "unknown error";
+	size_t i;
 	int line;
 
 	switch (p->error) {
@@ -158,8 +159,11 @@ syntax_error(struct cfg_ctx *ctx, const yaml_parser_t *p)
 		cfg_error(ctx, 0, NULL, "out of memory while reading YAML");
 		return;
 	case YAML_READER_ERROR:
-		/* problem_offset is a byte offset: no line known */
-		cfg_error(ctx, 0, NULL, "YAML read error: %s (at byte %zu)", problem,
+		/* the reader knows only a byte offset: count the lines up to it */
+		line = 1;
+		for (i = 0; i < p->problem_offset && i < len; i++)
+			line += buf[i] == '\n';
+		cfg_error(ctx, line, NULL, "YAML read error: %s (at byte %zu)", problem,
 		    p->problem_offset);
 		return;
 	default:
@@ -173,6 +177,23 @@ syntax_error(struct cfg_ctx *ctx, const yaml_parser_t *p)
 	else
 		cfg_error(ctx, line, NULL, "YAML syntax error: %s, column %d", problem,
 		    (int)p->problem_mark.column + 1);
+}
+
+/* One file, one document: a second "---" document would be silently ignored. */
+static void
+extra_document(struct cfg_ctx *ctx, yaml_parser_t *p, const char *buf, size_t len)
+{
+	yaml_document_t next;
+	yaml_node_t *root;
+
+	if (!yaml_parser_load(p, &next)) {
+		syntax_error(ctx, p, buf, len);
+		return;
+	}
+	if ((root = yaml_document_get_root_node(&next)) != NULL)
+		cfg_error(ctx, (int)next.start_mark.line + 1, NULL,
+		    "a second YAML document: the configuration is one document");
+	yaml_document_delete(&next);
 }
 
 int
@@ -202,11 +223,12 @@ cfg_parse_buf(const char *name, const char *buf, size_t len, struct cfg **out,
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &ctx.doc)) {
-		syntax_error(&ctx, &parser);
+		syntax_error(&ctx, &parser, buf, len);
 		yaml_parser_delete(&parser);
 		goto done;
 	}
 	have_doc = true;
+	extra_document(&ctx, &parser, buf, len);
 	yaml_parser_delete(&parser);
 
 	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) == NULL ||

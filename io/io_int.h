@@ -117,6 +117,8 @@ struct io_listener {
 	unsigned		 inflight;
 	io_accept_cb		 cb;
 	void			*arg;
+	struct io_timer		 retry;		/* re-arm after EMFILE etc. */
+	uint64_t		 errors;
 	struct io_listener	*prev, *next;
 };
 

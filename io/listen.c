@@ -29,6 +29,13 @@ arm_accept(struct io_listener *li)
 	li->inflight++;
 }
 
+static void
+retry_fire(struct io_timer *t, void *arg)
+{
+	(void)t;
+	arm_accept(arg);
+}
+
 int
 io_listen(struct io_loop *l, const struct sockaddr *addr, socklen_t alen,
     io_accept_cb cb, void *arg, struct io_listener **out)
@@ -61,6 +68,7 @@ io_listen(struct io_loop *l, const struct sockaddr *addr, socklen_t alen,
 	li->fd = fd;
 	li->cb = cb;
 	li->arg = arg;
+	io_timer_init(&li->retry, l, retry_fire, li);
 	li->next = l->listeners;
 	if (l->listeners != NULL)
 		l->listeners->prev = li;
@@ -75,6 +83,24 @@ io_listen_md5(struct io_listener *li, const struct sockaddr *remote,
     socklen_t rlen, unsigned prefixlen, const void *key, size_t keylen)
 {
 	return io_sock_md5(li->fd, remote, rlen, prefixlen, key, keylen);
+}
+
+int
+io_listen_ttl(struct io_listener *li, int ttl)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	int			 v6;
+
+	if (ttl < 1 || ttl > 255)
+		return -EINVAL;
+	if (getsockname(li->fd, (struct sockaddr *)&ss, &len) == -1)
+		return -errno;
+	v6 = ss.ss_family == AF_INET6;
+	if (setsockopt(li->fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+	    v6 ? IPV6_UNICAST_HOPS : IP_TTL, &ttl, sizeof(ttl)) == -1)
+		return -errno;
+	return 0;
 }
 
 int
@@ -96,6 +122,7 @@ io_listen_close(struct io_listener *li)
 		return;
 	li->closing = true;
 	li->loop->lclosing++;
+	io_timer_disarm(&li->retry);
 	if (li->armed) {
 		sqe = io_sqe(li->loop);
 		io_uring_prep_cancel64(sqe, io_ud(li, IO_OP_ACCEPT), 0);
@@ -128,13 +155,19 @@ io_listen_cqe(struct io_listener *li, struct io_uring_cqe *cqe)
 			li->cb(li, li->arg, fd, (struct sockaddr *)&rss, rlen,
 			    (struct sockaddr *)&lss, llen);
 	}
-	/*
-	 * Out of descriptors or memory (-EMFILE, -ENFILE, -ENOMEM) end the
-	 * multishot; re-arming retries on the next round. The pending
-	 * connections wait in the backlog meanwhile.
-	 */
-	if (!li->armed && !li->closing)
-		arm_accept(li);
+	if (li->armed || li->closing)
+		return;
+	if (fd < 0 && fd != -ECANCELED) {
+		/*
+		 * Out of descriptors or memory (-EMFILE, -ENFILE, -ENOMEM):
+		 * re-arming at once would fail at once, so wait a little;
+		 * pending connections wait in the backlog meanwhile.
+		 */
+		li->errors++;
+		if (io_timer_arm(&li->retry, 100) == 0)
+			return;
+	}
+	arm_accept(li);
 }
 
 static void

@@ -263,6 +263,13 @@ int	io_listen(struct io_loop *loop, const struct sockaddr *addr,
 	    struct io_listener **out);
 int	io_listen_md5(struct io_listener *l, const struct sockaddr *remote,
 	    socklen_t rlen, unsigned prefixlen, const void *key, size_t keylen);
+/*
+ * Outgoing TTL / hop limit of the listener, inherited by accepted sockets and
+ * used for the SYN-ACK: 255 when any GTSM peer may connect (RFC 5082 §3),
+ * since the peer's IP_MINTTL applies to the handshake too. The minimum TTL
+ * is per peer: io_sock_apply() on the accepted fd.
+ */
+int	io_listen_ttl(struct io_listener *l, int ttl);
 /* The bound address (port 0 asks the kernel for one). */
 int	io_listen_addr(const struct io_listener *l, struct sockaddr_storage *ss);
 /* Stops accepting; the listener is freed once the kernel lets go of it. */

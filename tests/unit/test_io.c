@@ -1235,6 +1235,201 @@ test_stop_closes(void **state)
 	io_loop_free(T.loop);
 }
 
+/* ---- accept on one loop, attach on another ------------------------------ */
+
+static struct {
+	struct io_loop	*a, *b;
+	pthread_t	 b_thread;
+	unsigned	 attached, wrong_thread, msgs;	/* written on b */
+	int		 attach_err;
+} X;
+
+static void
+x_done(void *arg)
+{
+	(void)arg;
+	done();		/* on loop a */
+}
+
+static void
+x_msg(struct io_conn *c, void *arg, const uint8_t *msg, size_t len)
+{
+	(void)arg;
+	if (!pthread_equal(pthread_self(), X.b_thread))
+		X.wrong_thread++;
+	X.msgs++;
+	assert_int_equal(io_conn_send_copy(c, msg, len), 0);
+}
+
+static void
+x_closed(struct io_conn *c, void *arg, enum io_close why, int err)
+{
+	(void)c;
+	(void)arg;
+	(void)why;
+	(void)err;
+	assert_int_equal(io_loop_post(X.a, x_done, NULL), 0);
+}
+
+static const struct io_conn_ops x_ops = {
+	.msg = x_msg,
+	.closed = x_closed,
+};
+
+static void
+x_attach(void *arg)
+{
+	struct io_conn	*c;
+	int		 fd = (int)(intptr_t)arg;
+
+	/* on loop b's thread: the fd becomes b's connection */
+	X.attach_err = io_conn_attach(X.b, fd, &x_ops, NULL, &c);
+	if (X.attach_err == 0 && io_conn_loop(c) == X.b)
+		X.attached++;
+}
+
+static void
+x_accept(struct io_listener *li, void *arg, int fd,
+    const struct sockaddr *remote, socklen_t rlen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	(void)li;
+	(void)arg;
+	(void)remote;
+	(void)rlen;
+	(void)local;
+	(void)llen;
+	T.accepted++;
+	/* nothing allocated yet: hand the bare fd to the other thread */
+	assert_int_equal(io_loop_post(X.b, x_attach, (void *)(intptr_t)fd), 0);
+}
+
+static void *
+b_main(void *arg)
+{
+	(void)arg;
+	io_loop_run(X.b);
+	return NULL;
+}
+
+static void
+test_cross_loop_attach(void **state)
+{
+	struct sockaddr_in	 a = sin4("127.0.0.1", 0);
+	struct sockaddr_storage	 ss;
+	struct io_conn		*c;
+	unsigned		 i;
+
+	(void)state;
+	NEED_IO();
+	reset(NULL);
+	memset(&X, 0, sizeof(X));
+	X.a = T.loop;
+	X.b = mkloop(NULL);
+	T.done_need = 2;	/* client closed, b's conn closed */
+	T.nexp = 10;
+	T.exp = calloc(T.nexp, sizeof(*T.exp));
+	for (i = 0; i < T.nexp; i++)
+		T.exp[i] = mkmsg(19 + i * 100, (uint8_t)i);
+	assert_int_equal(io_listen(T.loop, (struct sockaddr *)&a, sizeof(a),
+	    x_accept, NULL, &T.li), 0);
+	assert_int_equal(io_listen_addr(T.li, &ss), 0);
+	memcpy(&T.addr, &ss, sizeof(T.addr));
+	assert_int_equal(pthread_create(&X.b_thread, NULL, b_main, NULL), 0);
+	assert_int_equal(io_conn_connect(T.loop, (struct sockaddr *)&T.addr,
+	    sizeof(T.addr), NULL, 0, NULL, &cli_ops, NULL, &c), 0);
+	run(T.loop);
+	io_loop_stop(X.b);
+	pthread_join(X.b_thread, NULL);
+	assert_int_equal(T.accepted, 1);
+	assert_int_equal(X.attach_err, 0);
+	assert_int_equal(X.attached, 1);
+	assert_int_equal(X.wrong_thread, 0);
+	assert_int_equal(X.msgs, T.nexp);
+	assert_int_equal(T.next, T.nexp);
+	assert_int_equal(T.mismatch, 0);
+	assert_int_equal(T.cli_why, IO_CLOSE_LOCAL);
+	for (i = 0; i < T.nexp; i++)
+		io_buf_unref(T.exp[i]);
+	free(T.exp);
+	io_loop_free(X.b);
+	io_loop_free(T.loop);
+}
+
+/* ---- IPv6 ------------------------------------------------------------------ */
+
+static void
+v6_accept(struct io_listener *li, void *arg, int fd,
+    const struct sockaddr *remote, socklen_t rlen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	struct io_conn		*c;
+	struct io_sock_opts	 o;
+
+	(void)li;
+	(void)arg;
+	(void)llen;
+	assert_int_equal(remote->sa_family, AF_INET6);
+	assert_int_equal(local->sa_family, AF_INET6);
+	T.accepted++;
+	/* GTSM for this peer: what the engine does for a configured peer */
+	memset(&o, 0, sizeof(o));
+	o.gtsm_hops = 1;
+	assert_int_equal(io_sock_apply(fd, remote, rlen, &o), 0);
+	assert_int_equal(io_conn_attach(T.loop, fd, &srv_ops, NULL, &c), 0);
+}
+
+static void
+test_ipv6(void **state)
+{
+	struct sockaddr_in6	 a;
+	struct sockaddr_storage	 ss;
+	struct io_conn		*c;
+	struct io_sock_opts	 o;
+	int			 r;
+
+	(void)state;
+	NEED_IO();
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_addr = in6addr_loopback;
+	reset(NULL);
+	T.echo = true;
+	T.done_need = 2;
+	T.nexp = 3;
+	T.exp = calloc(T.nexp, sizeof(*T.exp));
+	T.exp[0] = mkmsg(19, 0);
+	T.exp[1] = mkmsg(4096, 1);
+	T.exp[2] = mkmsg(77, 2);
+	r = io_listen(T.loop, (struct sockaddr *)&a, sizeof(a), v6_accept,
+	    NULL, &T.li);
+	if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT) {
+		print_message("skipped: no IPv6 loopback: %s\n", strerror(-r));
+		io_loop_free(T.loop);
+		skip();
+	}
+	assert_int_equal(r, 0);
+	/* the SYN-ACK must carry hop limit 255 for a GTSM client */
+	assert_int_equal(io_listen_ttl(T.li, 255), 0);
+	assert_int_equal(io_listen_addr(T.li, &ss), 0);
+	memset(&o, 0, sizeof(o));
+	o.gtsm_hops = 1;	/* IPV6_UNICAST_HOPS 255, IPV6_MINHOPCOUNT 255 */
+	o.nodelay = true;
+	assert_int_equal(io_conn_connect(T.loop, (struct sockaddr *)&ss,
+	    sizeof(a), (struct sockaddr *)&a, sizeof(a), &o, &cli_ops, NULL,
+	    &c), 0);
+	run(T.loop);
+	assert_int_equal(T.accepted, 1);
+	assert_int_equal(T.next, T.nexp);
+	assert_int_equal(T.mismatch, 0);
+	assert_int_equal(T.srv_why, IO_CLOSE_EOF);
+	io_buf_unref(T.exp[0]);
+	io_buf_unref(T.exp[1]);
+	io_buf_unref(T.exp[2]);
+	free(T.exp);
+	io_loop_free(T.loop);
+}
+
 /* ---- TCP-MD5 (RFC 2385) on two plain sockets ---------------------------- */
 
 static int
@@ -1331,6 +1526,8 @@ main(void)
 		cmocka_unit_test(test_timers),
 		cmocka_unit_test(test_post),
 		cmocka_unit_test(test_stop_closes),
+		cmocka_unit_test(test_cross_loop_attach),
+		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_md5),
 	};
 

@@ -396,6 +396,9 @@ loop_fini(struct io_loop *l)
 	struct io_uring_sqe	*sqe;
 	unsigned		 i;
 
+	/* posts already queued still run (one may hand over an fd), so
+	 * what they create is closed below; later ones are dropped */
+	posts_run(l);
 	io_listeners_shutdown(l);
 	io_conns_shutdown(l);
 	if (l->efd_armed) {

@@ -202,13 +202,13 @@ io_timers_sync(struct io_loop *l)
 	}
 }
 
+/*
+ * Timers still armed belong to owners that may already have freed them:
+ * do not touch them, just forget them.
+ */
 void
 io_timers_fini(struct io_loop *l)
 {
-	uint32_t	 i;
-
-	for (i = 0; i < l->nheap; i++)
-		l->heap[i]->slot = IO_TIMER_IDLE;
 	l->nheap = 0;
 	free(l->heap);
 	l->heap = NULL;

@@ -67,8 +67,9 @@ struct io_loop_conf {
 /* conf may be NULL (defaults); a zero field takes its default. */
 int	io_loop_new(struct io_loop **out, const struct io_loop_conf *conf,
 	    char *err, size_t errlen);
-/* Runs until io_loop_stop(); then closes what is left (closed callbacks
- * with IO_CLOSE_LOCAL) and returns. Call once, on the loop's thread. */
+/* Runs until io_loop_stop(); then runs the posts already queued, closes what
+ * is left (closed callbacks with IO_CLOSE_LOCAL) and returns. Posts made
+ * after that are never run. Call once, on the loop's thread. */
 int	io_loop_run(struct io_loop *loop);
 /* Any thread. io_loop_run() returns soon after. */
 void	io_loop_stop(struct io_loop *loop);

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,7 @@ static struct {
 	unsigned		 srv_max;
 	unsigned		 accepted, refused, srv_msgs, srv_closed;
 	unsigned		 nbad, badlen, msgs_after_bad;
+	uint64_t		 li_errors;	/* accept failures seen */
 	uint64_t		 srv_bytes;
 	enum io_close		 srv_why;
 	struct sockaddr_in	 remotes[MAXC];
@@ -192,10 +194,10 @@ srv_accept(struct io_listener *li, void *arg, int fd,
 {
 	struct io_conn	*c;
 
-	(void)li;
 	(void)arg;
 	(void)local;
 	(void)llen;
+	T.li_errors = li->errors;
 	assert_int_equal(remote->sa_family, AF_INET);
 	assert_true(rlen >= sizeof(struct sockaddr_in));
 	if (T.accepted < MAXC)
@@ -1430,6 +1432,57 @@ test_ipv6(void **state)
 	io_loop_free(T.loop);
 }
 
+/* ---- accept errors back off and recover ------------------------------- */
+
+static void
+restore_fire(struct io_timer *t, void *arg)
+{
+	(void)t;
+	/* descriptors available again: the retry timer's accept succeeds */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, arg), 0);
+}
+
+static void
+test_accept_emfile(void **state)
+{
+	struct rlimit	 old, low;
+	struct io_timer	 rt;
+	int		 cfd[3], lowest, i, r;
+
+	(void)state;
+	NEED_IO();
+	reset(NULL);
+	T.refuse = true;
+	T.done_need = 3;
+	start_server();
+	for (i = 0; i < 3; i++) {
+		/* handshakes complete in the backlog, nobody accepts yet */
+		cfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		assert_true(cfd[i] >= 0);
+		r = connect(cfd[i], (struct sockaddr *)&T.addr, sizeof(T.addr));
+		assert_true(r == 0 || errno == EINPROGRESS);
+	}
+	/* every descriptor below the lowest free one is in use: a limit
+	 * there makes the next accept fail with EMFILE */
+	lowest = dup(0);
+	assert_true(lowest >= 0);
+	close(lowest);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	io_timer_init(&rt, T.loop, restore_fire, &old);
+	assert_int_equal(io_timer_arm(&rt, 300), 0);
+	run(T.loop);
+	io_timer_disarm(&rt);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_true(T.li_errors > 0);	/* it did fail, and recovered */
+	assert_int_equal(T.refused, 3);
+	for (i = 0; i < 3; i++)
+		close(cfd[i]);
+	io_loop_free(T.loop);
+}
+
 /* ---- TCP-MD5 (RFC 2385) on two plain sockets ---------------------------- */
 
 static int
@@ -1528,6 +1581,7 @@ main(void)
 		cmocka_unit_test(test_stop_closes),
 		cmocka_unit_test(test_cross_loop_attach),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_accept_emfile),
 		cmocka_unit_test(test_md5),
 	};
 

@@ -107,8 +107,7 @@ resp_json(struct api_resp *r, unsigned status, json_t *j)
 	r->status = status;
 }
 
-static void
-resp_error(struct api_resp *r, unsigned status, const char *fmt, ...)
+static void resp_error(struct api_resp *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -165,11 +164,11 @@ peer_json(const struct daemon_peer_info *p)
 		uint32_t bit;
 		const char *name;
 	} capn[] = {
-		{BGP_CAPF_AS4, "as4"},
-		{BGP_CAPF_EXTMSG, "extended-message"},
-		{BGP_CAPF_RREFRESH, "route-refresh"},
-		{BGP_CAPF_ERR, "enhanced-route-refresh"},
-		{BGP_CAPF_GR, "graceful-restart"},
+	    {BGP_CAPF_AS4, "as4"},
+	    {BGP_CAPF_EXTMSG, "extended-message"},
+	    {BGP_CAPF_RREFRESH, "route-refresh"},
+	    {BGP_CAPF_ERR, "enhanced-route-refresh"},
+	    {BGP_CAPF_GR, "graceful-restart"},
 	};
 	json_t *j, *caps = json_array();
 	char id[INET_ADDRSTRLEN];
@@ -179,14 +178,13 @@ peer_json(const struct daemon_peer_info *p)
 		if (p->caps & capn[i].bit)
 			json_array_append_new(caps, json_string(capn[i].name));
 	inet_ntop(AF_INET, &nid, id, sizeof(id));
-	j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:i, s:i, s:b, s:b, s:I, s:s, s:o}",
-	              "name", p->name, "address", p->address, "role", p->role, "state",
-	              p->state, "state_code", state_code(p->state), "asn", (json_int_t)p->asn,
-	              "peer_asn", (json_int_t)p->peer_asn, "peer_id",
-	              p->peer_id ? json_string(id) : json_null(), "hold_time", p->hold_time,
-	              "keepalive", p->keepalive, "dynamic", p->dynamic, "ibgp", p->ibgp,
-	              "uptime_ms", (json_int_t)p->uptime_ms, "last_error", p->last_error,
-	              "capabilities", caps);
+	j = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:o, s:i, s:i, s:b, s:b, s:I, s:s, s:o}", "name",
+	    p->name, "address", p->address, "role", p->role, "state", p->state, "state_code",
+	    state_code(p->state), "asn", (json_int_t)p->asn, "peer_asn", (json_int_t)p->peer_asn,
+	    "peer_id", p->peer_id ? json_string(id) : json_null(), "hold_time", p->hold_time,
+	    "keepalive", p->keepalive, "dynamic", p->dynamic, "ibgp", p->ibgp, "uptime_ms",
+	    (json_int_t)p->uptime_ms, "last_error", p->last_error, "capabilities", caps);
 	if (!j)
 		return NULL;
 	json_object_set_new(j, "msgs_in", json_integer((json_int_t)p->msgs_in));
@@ -293,7 +291,8 @@ h_peer(struct rh_api *a, const char *name, struct api_resp *r)
 		resp_error(r, MHD_HTTP_NOT_FOUND, "peer '%s' is configured but has no session yet",
 		           name);
 	else
-		resp_error(r, MHD_HTTP_NOT_FOUND, "no peer named '%s' (nor with that address)", name);
+		resp_error(r, MHD_HTTP_NOT_FOUND, "no peer named '%s' (nor with that address)",
+		           name);
 done:
 	free(v);
 }
@@ -355,16 +354,25 @@ h_metrics(struct rh_api *a, const char *arg, struct api_resp *r)
 		int u32;
 	} per_peer[] = {
 #define PP(n, t, h, f, w) {n, t, h, offsetof(struct daemon_peer_info, f), w}
-		PP("routehub_peer_uptime_seconds", "gauge", "Seconds since the session was established (0: down).", uptime_ms, 0),
-		PP("routehub_peer_messages_received_total", "counter", "BGP messages received.", msgs_in, 0),
-		PP("routehub_peer_messages_sent_total", "counter", "BGP messages sent.", msgs_out, 0),
-		PP("routehub_peer_updates_received_total", "counter", "UPDATE messages received.", updates_in, 0),
-		PP("routehub_peer_prefixes_announced_total", "counter", "Prefixes announced by the peer.", prefixes_announced, 0),
-		PP("routehub_peer_prefixes_withdrawn_total", "counter", "Prefixes withdrawn by the peer.", prefixes_withdrawn, 0),
-		PP("routehub_peer_treat_as_withdraw_total", "counter", "UPDATEs treated as withdraw (RFC 7606).", treat_as_withdraw, 0),
-		PP("routehub_peer_attribute_discards_total", "counter", "Attributes discarded (RFC 7606).", attr_discards, 0),
-		PP("routehub_peer_established_total", "counter", "Times the session reached Established.", established, 1),
-		PP("routehub_peer_flaps_total", "counter", "Times an established session went down.", flaps, 1),
+	    PP("routehub_peer_uptime_seconds", "gauge",
+	       "Seconds since the session was established (0: down).", uptime_ms, 0),
+	    PP("routehub_peer_messages_received_total", "counter", "BGP messages received.",
+	       msgs_in, 0),
+	    PP("routehub_peer_messages_sent_total", "counter", "BGP messages sent.", msgs_out, 0),
+	    PP("routehub_peer_updates_received_total", "counter", "UPDATE messages received.",
+	       updates_in, 0),
+	    PP("routehub_peer_prefixes_announced_total", "counter",
+	       "Prefixes announced by the peer.", prefixes_announced, 0),
+	    PP("routehub_peer_prefixes_withdrawn_total", "counter",
+	       "Prefixes withdrawn by the peer.", prefixes_withdrawn, 0),
+	    PP("routehub_peer_treat_as_withdraw_total", "counter",
+	       "UPDATEs treated as withdraw (RFC 7606).", treat_as_withdraw, 0),
+	    PP("routehub_peer_attribute_discards_total", "counter",
+	       "Attributes discarded (RFC 7606).", attr_discards, 0),
+	    PP("routehub_peer_established_total", "counter",
+	       "Times the session reached Established.", established, 1),
+	    PP("routehub_peer_flaps_total", "counter", "Times an established session went down.",
+	       flaps, 1),
 #undef PP
 	};
 	struct daemon_peer_info *v = NULL;
@@ -458,11 +466,8 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{"/v1/status", "GET", h_status},
-	{"/v1/peers", "GET", h_peers},
-	{"/v1/peers/", "GET", h_peer},
-	{"/v1/reload", "POST", h_reload},
-	{"/metrics", "GET", h_metrics},
+    {"/v1/status", "GET", h_status},  {"/v1/peers", "GET", h_peers},  {"/v1/peers/", "GET", h_peer},
+    {"/v1/reload", "POST", h_reload}, {"/metrics", "GET", h_metrics},
 };
 
 static void
@@ -485,8 +490,8 @@ dispatch(struct rh_api *a, const char *url, const char *method, struct api_resp 
 			continue;
 		}
 		if (strcmp(m, rt->method) != 0) {
-			resp_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: method not allowed (use %s)",
-			           method, url, rt->method);
+			resp_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
+			           "%s %s: method not allowed (use %s)", method, url, rt->method);
 			r->allow = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
 			return;
 		}
@@ -550,7 +555,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		r.ctype = "application/json";
 	}
 	mr = MHD_create_response_from_buffer(r.len, r.body ? r.body : (void *)"",
-	                                     r.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	                                     r.body ? MHD_RESPMEM_MUST_FREE
+	                                            : MHD_RESPMEM_PERSISTENT);
 	if (!mr) {
 		free(r.body);
 		return MHD_NO;
@@ -592,13 +598,14 @@ mkdir_parent(const char *path, char *err, size_t errlen)
 	if (!(s = strrchr(dir, '/')) || s == dir)
 		return 0;
 	*s = '\0';
-	for (s = dir + 1; ; s++) {
+	for (s = dir + 1;; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
 		char c = *s;
 		*s = '\0';
 		if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+			snprintf(err, errlen, "cannot create directory %s: %s", dir,
+			         strerror(errno));
 			return -1;
 		}
 		*s = c;
@@ -625,21 +632,23 @@ unix_listen(const char *path, char *err, size_t errlen)
 		return -1;
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a socket; not removing it", path);
+			snprintf(err, errlen, "%s exists and is not a socket; not removing it",
+			         path);
 			return -1;
 		}
 		/* A socket somebody still answers on belongs to a live daemon. */
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(fd);
-			snprintf(err, errlen, "%s is in use by another process (another routehubd?)",
-			         path);
+			snprintf(err, errlen,
+			         "%s is in use by another process (another routehubd?)", path);
 			return -1;
 		}
 		if (fd >= 0)
 			close(fd);
 		if (unlink(path) < 0 && errno != ENOENT) {
-			snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot remove stale socket %s: %s", path,
+			         strerror(errno));
 			return -1;
 		}
 	}
@@ -692,7 +701,8 @@ tcp_listen(const struct cfg_listen *l, char *err, size_t errlen)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 16) < 0) {
-		snprintf(err, errlen, "cannot listen on %s port %u: %s", a, l->port, strerror(errno));
+		snprintf(err, errlen, "cannot listen on %s port %u: %s", a, l->port,
+		         strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -705,11 +715,11 @@ lst_start(struct api_lst *l, struct rh_api *a, int fd, int tcp, char *err, size_
 {
 	l->a = a;
 	l->tcp = tcp;
-	l->mhd = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-	                          0, NULL, NULL, handle, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-	                          NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-	                          (unsigned)API_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-	                          (unsigned)API_CONN_TIMEOUT_S, MHD_OPTION_END);
+	l->mhd = MHD_start_daemon(
+	    MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    handle, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)API_CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!l->mhd) {
 		snprintf(err, errlen, "cannot start the HTTP server (libmicrohttpd)");
 		close(fd);

@@ -34,8 +34,8 @@
 #define RH_VERSION "unknown"
 #endif
 
-#define CTL_TIMEOUT_S 15              /* the daemon waits 2 s for its io threads */
-#define CTL_MAX_RESP  (64u << 20)     /* metrics of 100k peers stay well under */
+#define CTL_TIMEOUT_S 15          /* the daemon waits 2 s for its io threads */
+#define CTL_MAX_RESP  (64u << 20) /* metrics of 100k peers stay well under */
 
 /* ---- HTTP ------------------------------------------------------------------------ */
 
@@ -177,8 +177,8 @@ ctl_http_parse(const char *buf, size_t len, struct ctl_resp *r, char *err, size_
 			return -1;
 		}
 		if (cl > r->len) {
-			snprintf(err, errlen, "truncated HTTP answer (%zu of %llu body bytes)", r->len,
-			         cl);
+			snprintf(err, errlen, "truncated HTTP answer (%zu of %llu body bytes)",
+			         r->len, cl);
 			return -1;
 		}
 		r->len = (size_t)cl;
@@ -217,15 +217,17 @@ connect_unix(const char *path, char *err, size_t errlen)
 		         path);
 		break;
 	case ECONNREFUSED:
-		snprintf(err, errlen,
-		         "cannot reach routehubd: connection refused on %s (routehubd is not running)",
-		         path);
+		snprintf(
+		    err, errlen,
+		    "cannot reach routehubd: connection refused on %s (routehubd is not running)",
+		    path);
 		break;
 	case EACCES:
-		snprintf(err, errlen,
-		         "cannot reach routehubd: permission denied on %s (the socket is mode 0660: "
-		         "run as its owner or group)",
-		         path);
+		snprintf(
+		    err, errlen,
+		    "cannot reach routehubd: permission denied on %s (the socket is mode 0660: "
+		    "run as its owner or group)",
+		    path);
 		break;
 	default:
 		snprintf(err, errlen, "cannot reach routehubd at %s: %s", path, strerror(errno));
@@ -280,7 +282,8 @@ connect_tcp(const char *hostport, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		snprintf(err, errlen, "cannot reach routehubd at %s: %s%s", hostport, strerror(saved),
+		snprintf(err, errlen, "cannot reach routehubd at %s: %s%s", hostport,
+		         strerror(saved),
 		         saved == ECONNREFUSED ? " (is local.api.listen set and routehubd running?)"
 		                               : "");
 	return fd;
@@ -347,7 +350,8 @@ ctl_http(const struct ctl_target *t, const char *method, const char *path, struc
 	             "%s%s%s%s\r\n",
 	             method, path, t->host ? t->host : "localhost", RH_VERSION,
 	             t->token ? "Authorization: Bearer " : "", t->token ? t->token : "",
-	             t->token ? "\r\n" : "", strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
+	             t->token ? "\r\n" : "",
+	             strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
 	if (n < 0) {
 		req = NULL;
 		snprintf(err, errlen, "out of memory");
@@ -363,7 +367,8 @@ ctl_http(const struct ctl_target *t, const char *method, const char *path, struc
 		if (cap - len < 4096) {
 			char *nb;
 			if (cap >= CTL_MAX_RESP) {
-				snprintf(err, errlen, "answer larger than %u bytes; giving up", CTL_MAX_RESP);
+				snprintf(err, errlen, "answer larger than %u bytes; giving up",
+				         CTL_MAX_RESP);
 				goto done;
 			}
 			cap = cap ? cap * 2 : 16384;
@@ -381,8 +386,8 @@ ctl_http(const struct ctl_target *t, const char *method, const char *path, struc
 				continue;
 			snprintf(err, errlen, "%s",
 			         errno == EAGAIN || errno == EWOULDBLOCK
-			                 ? "routehubd did not answer in time"
-			                 : strerror(errno));
+			             ? "routehubd did not answer in time"
+			             : strerror(errno));
 			goto done;
 		}
 		len += (size_t)got;
@@ -410,12 +415,9 @@ struct ctl_opts {
 static struct ctl_opts global;
 
 static const struct option long_opts[] = {
-	{"socket", required_argument, NULL, 's'},
-	{"host", required_argument, NULL, 'H'},
-	{"token", required_argument, NULL, 't'},
-	{"json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"socket", required_argument, NULL, 's'}, {"host", required_argument, NULL, 'H'},
+    {"token", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 };
 
 /* One option (getopt's code) into o. */
@@ -460,7 +462,8 @@ ctl_api_opts(int argc, char **argv)
 			if (c) {
 				if (lo->has_arg && !val) {
 					if (i + 1 >= argc) {
-						fprintf(stderr, "routehubctl: %s needs a value\n", a);
+						fprintf(stderr, "routehubctl: %s needs a value\n",
+						        a);
 						return -1;
 					}
 					val = argv[++i];
@@ -469,7 +472,8 @@ ctl_api_opts(int argc, char **argv)
 			}
 		}
 		if (!c || c == 'h') {
-			fprintf(stderr, "routehubctl: unknown option '%s' before the subcommand\n", a);
+			fprintf(stderr, "routehubctl: unknown option '%s' before the subcommand\n",
+			        a);
 			return -1;
 		}
 		opt_set(&global, c, val);
@@ -538,8 +542,9 @@ peer_row(const json_t *p, char cells[PEER_COLS][96])
 static int
 print_peers(FILE *out, const json_t *arr)
 {
-	static const char *hdr[PEER_COLS] = {"NAME",    "ADDRESS", "AS",       "STATE",     "UPTIME",
-	                                      "PFX-RCVD", "MSGS-IN", "MSGS-OUT", "LAST-ERROR"};
+	static const char *hdr[PEER_COLS] = {"NAME",    "ADDRESS",  "AS",
+	                                     "STATE",   "UPTIME",   "PFX-RCVD",
+	                                     "MSGS-IN", "MSGS-OUT", "LAST-ERROR"};
 	size_t n = json_array_size(arr), w[PEER_COLS];
 	char(*cells)[PEER_COLS][96];
 
@@ -591,7 +596,8 @@ print_peer(FILE *out, const json_t *p)
 		        jint(p, "keepalive"));
 		fprintf(out, "  %-16s", "capabilities");
 		for (i = 0; i < json_array_size(caps); i++)
-			fprintf(out, "%s%s", i ? ", " : " ", json_string_value(json_array_get(caps, i)));
+			fprintf(out, "%s%s", i ? ", " : " ",
+			        json_string_value(json_array_get(caps, i)));
 		fprintf(out, "%s\n", i ? "" : " none");
 	}
 	fprintf(out, "  %-16s %lld in, %lld out\n", "messages", jint(p, "msgs_in"),
@@ -627,7 +633,8 @@ print_status(FILE *out, const json_t *s)
 	fprintf(out, "%-12s %lld entries, %lld sessions, %lld established\n", "peers",
 	        jint(peers, "configured"), jint(peers, "sessions"), jint(peers, "established"));
 	fprintf(out, "%-12s", "states");
-	json_object_foreach((json_t *)by, k, v) {
+	json_object_foreach((json_t *)by, k, v)
+	{
 		fprintf(out, "%s%s %lld", first ? " " : ", ", k, (long long)json_integer_value(v));
 		first = 0;
 	}
@@ -649,19 +656,20 @@ static void
 usage_to(FILE *f, const char *cmd)
 {
 	static const char opts[] =
-	        "options (before or after the subcommand):\n"
-	        "  -s, --socket PATH      the daemon's Unix socket (default $ROUTEHUB_SOCKET,\n"
-	        "                         else " CFG_DEFAULT_API_SOCKET ")\n"
-	        "  -H, --host HOST:PORT   its TCP API instead (local.api.listen)\n"
-	        "  -t, --token TOKEN      bearer token for -H (default $ROUTEHUB_TOKEN)\n"
-	        "  -j, --json             print the daemon's JSON answer as is\n";
+	    "options (before or after the subcommand):\n"
+	    "  -s, --socket PATH      the daemon's Unix socket (default $ROUTEHUB_SOCKET,\n"
+	    "                         else " CFG_DEFAULT_API_SOCKET ")\n"
+	    "  -H, --host HOST:PORT   its TCP API instead (local.api.listen)\n"
+	    "  -t, --token TOKEN      bearer token for -H (default $ROUTEHUB_TOKEN)\n"
+	    "  -j, --json             print the daemon's JSON answer as is\n";
 
 	if (strcmp(cmd, "show") == 0)
-		fprintf(f, "usage: routehubctl [OPTIONS] show status|peers|peer NAME\n"
-		           "  status      version, AS, router id, uptime, peers by state, counters\n"
-		           "  peers       one line per peer session\n"
-		           "  peer NAME   one peer by name or address (a range entry lists its\n"
-		           "              dynamic neighbours)\n");
+		fprintf(f,
+		        "usage: routehubctl [OPTIONS] show status|peers|peer NAME\n"
+		        "  status      version, AS, router id, uptime, peers by state, counters\n"
+		        "  peers       one line per peer session\n"
+		        "  peer NAME   one peer by name or address (a range entry lists its\n"
+		        "              dynamic neighbours)\n");
 	else if (strcmp(cmd, "reload") == 0)
 		fprintf(f, "usage: routehubctl [OPTIONS] reload\n"
 		           "  re-read the configuration file; on errors the running configuration\n"
@@ -728,7 +736,8 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 		}
 		if (c == '?' || c == ':') {
 			fprintf(err, "routehubctl %s: %s '%s'\n", cmd,
-			        c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
+			        c == ':' ? "missing value for" : "unknown option",
+			        argv[optind - 1]);
 			usage_to(err, cmd);
 			return 2;
 		}
@@ -742,13 +751,16 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 			what = CTL_STATUS;
 		} else if (argc == 1 && strcmp(argv[0], "peers") == 0) {
 			what = CTL_PEERS;
-		} else if (argc == 2 && (strcmp(argv[0], "peer") == 0 || strcmp(argv[0], "peers") == 0)) {
+		} else if (argc == 2 &&
+		           (strcmp(argv[0], "peer") == 0 || strcmp(argv[0], "peers") == 0)) {
 			what = CTL_PEER;
 		} else {
 			if (argc == 1 && strcmp(argv[0], "peer") == 0)
-				fprintf(err, "routehubctl show peer: which peer? (a NAME or address)\n");
+				fprintf(err,
+				        "routehubctl show peer: which peer? (a NAME or address)\n");
 			else
-				fprintf(err, "routehubctl show: expected status, peers or peer NAME\n");
+				fprintf(err,
+				        "routehubctl show: expected status, peers or peer NAME\n");
 			usage_to(err, cmd);
 			return 2;
 		}
@@ -771,8 +783,9 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 	if (!o.token)
 		o.token = getenv("ROUTEHUB_TOKEN");
 	if (o.host && (!o.token || !*o.token)) {
-		fprintf(err, "routehubctl %s: the TCP API (-H) needs a token: -t TOKEN or "
-		             "$ROUTEHUB_TOKEN\n",
+		fprintf(err,
+		        "routehubctl %s: the TCP API (-H) needs a token: -t TOKEN or "
+		        "$ROUTEHUB_TOKEN\n",
 		        cmd);
 		return 2;
 	}

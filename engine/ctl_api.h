@@ -18,9 +18,9 @@ struct ctl_target {
 };
 
 struct ctl_resp {
-	int status;          /* HTTP status code */
-	char ctype[128];     /* Content-Type, "" if none */
-	char *body;          /* malloc'ed, NUL-terminated */
+	int status;      /* HTTP status code */
+	char ctype[128]; /* Content-Type, "" if none */
+	char *body;      /* malloc'ed, NUL-terminated */
 	size_t len;
 };
 
@@ -30,8 +30,8 @@ struct ctl_resp {
  * with a message for the user in err when there is no HTTP answer (socket
  * missing, daemon not running, timeout, garbage).
  */
-int ctl_http(const struct ctl_target *t, const char *method, const char *path,
-             struct ctl_resp *r, char *err, size_t errlen);
+int ctl_http(const struct ctl_target *t, const char *method, const char *path, struct ctl_resp *r,
+             char *err, size_t errlen);
 /* Pure parser of a complete HTTP/1.x response (status line, headers, body
  * by Content-Length, chunked, or up to the end). 0 or -1 with err. */
 int ctl_http_parse(const char *buf, size_t len, struct ctl_resp *r, char *err, size_t errlen);

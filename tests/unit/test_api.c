@@ -42,8 +42,8 @@
 #include "routehub/daemon.h"
 #include "../../engine/ctl_api.h"
 
-#define TOKEN      "test-token-0123456789"
-#define WAIT_MS    10000 /* bound on every wait for the daemon */
+#define TOKEN   "test-token-0123456789"
+#define WAIT_MS 10000 /* bound on every wait for the daemon */
 
 static struct {
 	char dir[64];
@@ -53,18 +53,18 @@ static struct {
 	uint16_t bgp_port, api_port;
 	struct rh_daemon *d;
 	struct rh_api *api;
-	char skip[600]; /* non-empty: why every test skips */
-	int nbr;        /* our BGP neighbour's socket (127.0.0.2) */
-	int dyn;        /* the dynamic neighbour's socket (127.0.10.5) */
+	char skip[600];    /* non-empty: why every test skips */
+	int nbr;           /* our BGP neighbour's socket (127.0.0.2) */
+	int dyn;           /* the dynamic neighbour's socket (127.0.10.5) */
 	int reserved_line; /* line of the bad ASN in the broken configuration */
 } g = {.nbr = -1, .dyn = -1};
 
-#define NEED_DAEMON()                                  \
-	do {                                           \
-		if (g.skip[0]) {                       \
-			print_message("%s\n", g.skip); \
-			skip();                        \
-		}                                      \
+#define NEED_DAEMON()                                                                              \
+	do {                                                                                       \
+		if (g.skip[0]) {                                                                   \
+			print_message("%s\n", g.skip);                                             \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* ---- helpers --------------------------------------------------------------------- */
@@ -94,26 +94,26 @@ write_cfg(int extra, int broken)
 
 	assert_non_null(f);
 	fprintf(f,
-	        "local:\n"                                          /* 1 */
-	        "  asn: 65515\n"                                    /* 2 */
-	        "  router_id: 127.0.0.1\n"                          /* 3 */
-	        "  listen: [\"127.0.0.1:%u\"]\n"                    /* 4 */
-	        "  threads: {io: 2, rib: 1}\n"                      /* 5 */
-	        "  api: {socket: %s, listen: \"%s\", token: %s}\n"  /* 6 */
-	        "peers:\n"                                          /* 7 */
-	        "  - name: nva1\n"                                  /* 8 */
-	        "    address: 127.0.0.2\n"                          /* 9 */
-	        "    asn: 65001\n"                                  /* 10 */
-	        "    passive: true\n"                               /* 11 */
-	        "    hold_time: 90\n"                               /* 12 */
-	        "  - name: vpn1\n"                                  /* 13 */
-	        "    address: 127.0.0.3\n"                          /* 14 */
-	        "    asn: 65002\n"                                  /* 15 */
-	        "    role: vpn-gateway\n"                           /* 16 */
-	        "    passive: true\n"                               /* 17 */
-	        "  - name: agents\n"                                /* 18 */
-	        "    range: 127.0.10.0/24\n"                        /* 19 */
-	        "    role: rr-client\n",                            /* 20 */
+	        "local:\n"                                         /* 1 */
+	        "  asn: 65515\n"                                   /* 2 */
+	        "  router_id: 127.0.0.1\n"                         /* 3 */
+	        "  listen: [\"127.0.0.1:%u\"]\n"                   /* 4 */
+	        "  threads: {io: 2, rib: 1}\n"                     /* 5 */
+	        "  api: {socket: %s, listen: \"%s\", token: %s}\n" /* 6 */
+	        "peers:\n"                                         /* 7 */
+	        "  - name: nva1\n"                                 /* 8 */
+	        "    address: 127.0.0.2\n"                         /* 9 */
+	        "    asn: 65001\n"                                 /* 10 */
+	        "    passive: true\n"                              /* 11 */
+	        "    hold_time: 90\n"                              /* 12 */
+	        "  - name: vpn1\n"                                 /* 13 */
+	        "    address: 127.0.0.3\n"                         /* 14 */
+	        "    asn: 65002\n"                                 /* 15 */
+	        "    role: vpn-gateway\n"                          /* 16 */
+	        "    passive: true\n"                              /* 17 */
+	        "  - name: agents\n"                               /* 18 */
+	        "    range: 127.0.10.0/24\n"                       /* 19 */
+	        "    role: rr-client\n",                           /* 20 */
 	        g.bgp_port, g.sock, g.tcp, TOKEN);
 	line = 21;
 	if (extra) {
@@ -317,30 +317,56 @@ test_http_parse(void **state)
 		int ok, status;
 		const char *body, *ctype;
 	} cases[] = {
-		{.what = "content-length", .ok = 1, .status = 200, .body = "{}", .ctype = "application/json",
-		 .in = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"},
-		{.what = "header names are case-insensitive", .ok = 1, .status = 404, .body = "ab",
-		 .ctype = "text/plain", .in = "HTTP/1.1 404 Not Found\r\ncontent-type:  text/plain \r\n"
-		                             "CONTENT-LENGTH: 2\r\n\r\nabcdef"},
-		{.what = "chunked", .ok = 1, .status = 200, .body = "hello, world", .ctype = "",
-		 .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
-		       "7;ext=1\r\n, world\r\n0\r\n\r\n"},
-		{.what = "body to the end without length", .ok = 1, .status = 500, .body = "x\ny",
-		 .ctype = "", .in = "HTTP/1.0 500 Oops\r\n\r\nx\ny"},
-		{.what = "bare LF line ends", .ok = 1, .status = 200, .body = "ok", .ctype = "a/b",
-		 .in = "HTTP/1.1 200 OK\nContent-Type: a/b\n\nok"},
-		{.what = "truncated body", .ok = 0, .in = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"},
-		{.what = "no header end", .ok = 0, .in = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"},
-		{.what = "not HTTP", .ok = 0, .in = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"},
-		{.what = "HTTP/2 status line", .ok = 0, .in = "HTTP/2 200\r\n\r\n"},
-		{.what = "status out of range", .ok = 0, .in = "HTTP/1.1 999 What\r\n\r\n"},
-		{.what = "bad content-length", .ok = 0,
-		 .in = "HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\n{}"},
-		{.what = "chunk longer than the data", .ok = 0,
-		 .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nshort\r\n0\r\n\r\n"},
-		{.what = "chunked without the last chunk", .ok = 0,
-		 .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"},
-		{.what = "empty", .ok = 0, .in = ""},
+	    {.what = "content-length",
+	     .ok = 1,
+	     .status = 200,
+	     .body = "{}",
+	     .ctype = "application/json",
+	     .in = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+	           "2\r\n\r\n{}"},
+	    {.what = "header names are case-insensitive",
+	     .ok = 1,
+	     .status = 404,
+	     .body = "ab",
+	     .ctype = "text/plain",
+	     .in = "HTTP/1.1 404 Not Found\r\ncontent-type:  text/plain \r\n"
+	           "CONTENT-LENGTH: 2\r\n\r\nabcdef"},
+	    {.what = "chunked",
+	     .ok = 1,
+	     .status = 200,
+	     .body = "hello, world",
+	     .ctype = "",
+	     .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+	           "7;ext=1\r\n, world\r\n0\r\n\r\n"},
+	    {.what = "body to the end without length",
+	     .ok = 1,
+	     .status = 500,
+	     .body = "x\ny",
+	     .ctype = "",
+	     .in = "HTTP/1.0 500 Oops\r\n\r\nx\ny"},
+	    {.what = "bare LF line ends",
+	     .ok = 1,
+	     .status = 200,
+	     .body = "ok",
+	     .ctype = "a/b",
+	     .in = "HTTP/1.1 200 OK\nContent-Type: a/b\n\nok"},
+	    {.what = "truncated body",
+	     .ok = 0,
+	     .in = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}"},
+	    {.what = "no header end", .ok = 0, .in = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"},
+	    {.what = "not HTTP", .ok = 0, .in = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"},
+	    {.what = "HTTP/2 status line", .ok = 0, .in = "HTTP/2 200\r\n\r\n"},
+	    {.what = "status out of range", .ok = 0, .in = "HTTP/1.1 999 What\r\n\r\n"},
+	    {.what = "bad content-length",
+	     .ok = 0,
+	     .in = "HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\n{}"},
+	    {.what = "chunk longer than the data",
+	     .ok = 0,
+	     .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nshort\r\n0\r\n\r\n"},
+	    {.what = "chunked without the last chunk",
+	     .ok = 0,
+	     .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"},
+	    {.what = "empty", .ok = 0, .in = ""},
 	};
 
 	(void)state;
@@ -414,8 +440,9 @@ test_socket_file(void **state)
 
 	/* TCP without a token is refused. */
 	{
-		struct cfg_listen l = {.addr = {.family = AF_INET, .plen = 32, .addr = {127, 0, 0, 1}},
-		                       .port = free_port()};
+		struct cfg_listen l = {
+		    .addr = {.family = AF_INET, .plen = 32, .addr = {127, 0, 0, 1}},
+		    .port = free_port()};
 		struct api_conf tc = {.tcp = &l};
 		assert_int_equal(api_start(&a2, g.d, &tc, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "token"));
@@ -444,8 +471,7 @@ test_status(void **state)
 	assert_int_equal(json_integer_value(json_object_get(v, "sessions")), 2); /* range: none */
 	by = json_object_get(v, "by_state");
 	assert_int_equal(json_object_size(by), 6);
-	json_object_foreach(by, k, v)
-		sum += json_integer_value(v);
+	json_object_foreach(by, k, v) sum += json_integer_value(v);
 	assert_int_equal(sum, 2);
 	assert_true(json_is_integer(json_object_get(json_object_get(j, "connections"), "refused")));
 	json_decref(j);
@@ -459,16 +485,16 @@ test_errors(void **state)
 		int status;
 		const char *in_error;
 	} cases[] = {
-		{"unknown path", "GET", "/v2/status", 404, "no such endpoint"},
-		{"root", "GET", "/", 404, "no such endpoint"},
-		{"peers prefix without a name", "GET", "/v1/peers/", 404, "no such endpoint"},
-		{"peer path too deep", "GET", "/v1/peers/nva1/routes", 404, "no such endpoint"},
-		{"unknown peer", "GET", "/v1/peers/nobody", 404, "no peer named 'nobody'"},
-		{"unknown address", "GET", "/v1/peers/127.0.0.99", 404, "no peer named"},
-		{"reload is POST", "GET", "/v1/reload", 405, "method not allowed"},
-		{"status is GET", "POST", "/v1/status", 405, "method not allowed"},
-		{"peers is GET", "DELETE", "/v1/peers/nva1", 405, "method not allowed"},
-		{"metrics is GET", "PUT", "/metrics", 405, "method not allowed"},
+	    {"unknown path", "GET", "/v2/status", 404, "no such endpoint"},
+	    {"root", "GET", "/", 404, "no such endpoint"},
+	    {"peers prefix without a name", "GET", "/v1/peers/", 404, "no such endpoint"},
+	    {"peer path too deep", "GET", "/v1/peers/nva1/routes", 404, "no such endpoint"},
+	    {"unknown peer", "GET", "/v1/peers/nobody", 404, "no peer named 'nobody'"},
+	    {"unknown address", "GET", "/v1/peers/127.0.0.99", 404, "no peer named"},
+	    {"reload is POST", "GET", "/v1/reload", 405, "method not allowed"},
+	    {"status is GET", "POST", "/v1/status", 405, "method not allowed"},
+	    {"peers is GET", "DELETE", "/v1/peers/nva1", 405, "method not allowed"},
+	    {"metrics is GET", "PUT", "/metrics", 405, "method not allowed"},
 	};
 
 	(void)state;
@@ -478,8 +504,8 @@ test_errors(void **state)
 
 		print_message("case: %s\n", cases[i].what);
 		assert_int_equal(req(cases[i].method, cases[i].path, &j), cases[i].status);
-		assert_non_null(strstr(json_string_value(json_object_get(j, "error")),
-		                       cases[i].in_error));
+		assert_non_null(
+		    strstr(json_string_value(json_object_get(j, "error")), cases[i].in_error));
 		json_decref(j);
 	}
 }
@@ -501,15 +527,56 @@ test_session(void **state)
 	size_t len;
 	json_t *j, *caps;
 	static const uint8_t update[] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xff, 0xff, 0, 50, BGP_MSG_UPDATE,
-		0, 0,                         /* no withdrawn routes */
-		0, 20,                        /* path attributes: */
-		0x40, 1, 1, BGP_ORIGIN_IGP,   /* ORIGIN */
-		0x40, 2, 6, BGP_ASPATH_SEQUENCE, 1, 0, 0, 0xfd, 0xe9, /* AS_PATH 65001 */
-		0x40, 3, 4, 127, 0, 0, 2,     /* NEXT_HOP */
-		16, 10, 9,                    /* 10.9.0.0/16 */
-		24, 10, 8, 1,                 /* 10.8.1.0/24 */
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0xff,
+	    0,
+	    50,
+	    BGP_MSG_UPDATE,
+	    0,
+	    0, /* no withdrawn routes */
+	    0,
+	    20, /* path attributes: */
+	    0x40,
+	    1,
+	    1,
+	    BGP_ORIGIN_IGP, /* ORIGIN */
+	    0x40,
+	    2,
+	    6,
+	    BGP_ASPATH_SEQUENCE,
+	    1,
+	    0,
+	    0,
+	    0xfd,
+	    0xe9, /* AS_PATH 65001 */
+	    0x40,
+	    3,
+	    4,
+	    127,
+	    0,
+	    0,
+	    2, /* NEXT_HOP */
+	    16,
+	    10,
+	    9, /* 10.9.0.0/16 */
+	    24,
+	    10,
+	    8,
+	    1, /* 10.8.1.0/24 */
 	};
 
 	(void)state;
@@ -597,8 +664,8 @@ test_dynamic_and_refused(void **state)
 	/* Nobody is configured for 127.0.0.9: refused and counted. */
 	fd = connect_from("127.0.0.9", 10);
 	j = wait_for("/v1/status", refused_one, "one refused connection");
-	assert_true(json_integer_value(json_object_get(json_object_get(j, "connections"),
-	                                               "accepted")) >= 2);
+	assert_true(json_integer_value(
+	                json_object_get(json_object_get(j, "connections"), "accepted")) >= 2);
 	json_decref(j);
 	close(fd);
 }
@@ -615,10 +682,10 @@ test_peers_list(void **state)
 	assert_true(json_is_array(j));
 	assert_int_equal(json_array_size(j), 3);
 	for (size_t i = 0; i < 3; i++)
-		assert_string_equal(json_string_value(json_object_get(json_array_get(j, i), "name")),
-		                    names[i]);
-	assert_string_equal(
-	        json_string_value(json_object_get(json_array_get(j, 1), "state")), "Established");
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(j, i), "name")), names[i]);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "state")),
+	                    "Established");
 	json_decref(j);
 }
 
@@ -626,18 +693,18 @@ static void
 test_metrics(void **state)
 {
 	static const char *lines[] = {
-		"routehub_build_info{version=\"" RH_VERSION "\"} 1\n",
-		"routehub_peer_state{peer=\"nva1\",address=\"127.0.0.2\"} 6\n",
-		"routehub_peer_up{peer=\"nva1\",address=\"127.0.0.2\"} 1\n",
-		"routehub_peer_up{peer=\"vpn1\",address=\"127.0.0.3\"} 0\n",
-		"routehub_peer_prefixes_announced_total{peer=\"nva1\",address=\"127.0.0.2\"} 2\n",
-		"routehub_peer_updates_received_total{peer=\"nva1\",address=\"127.0.0.2\"} 1\n",
-		"routehub_peer_established_total{peer=\"nva1\",address=\"127.0.0.2\"} 1\n",
-		"routehub_peer_state{peer=\"agents\",address=\"127.0.10.5\"} ",
-		"routehub_connections_refused_total 1\n",
-		"# TYPE routehub_connections_refused_total counter\n",
-		"# TYPE routehub_peer_messages_received_total counter\n",
-		"# TYPE routehub_peer_state gauge\n",
+	    "routehub_build_info{version=\"" RH_VERSION "\"} 1\n",
+	    "routehub_peer_state{peer=\"nva1\",address=\"127.0.0.2\"} 6\n",
+	    "routehub_peer_up{peer=\"nva1\",address=\"127.0.0.2\"} 1\n",
+	    "routehub_peer_up{peer=\"vpn1\",address=\"127.0.0.3\"} 0\n",
+	    "routehub_peer_prefixes_announced_total{peer=\"nva1\",address=\"127.0.0.2\"} 2\n",
+	    "routehub_peer_updates_received_total{peer=\"nva1\",address=\"127.0.0.2\"} 1\n",
+	    "routehub_peer_established_total{peer=\"nva1\",address=\"127.0.0.2\"} 1\n",
+	    "routehub_peer_state{peer=\"agents\",address=\"127.0.10.5\"} ",
+	    "routehub_connections_refused_total 1\n",
+	    "# TYPE routehub_connections_refused_total counter\n",
+	    "# TYPE routehub_peer_messages_received_total counter\n",
+	    "# TYPE routehub_peer_state gauge\n",
 	};
 	struct ctl_target t = {.socket = g.sock};
 	struct ctl_resp r;
@@ -674,11 +741,11 @@ test_tcp_token(void **state)
 		const char *what, *token;
 		int status;
 	} cases[] = {
-		{"no token", NULL, 401},
-		{"wrong token", "test-token-0123456788", 401},
-		{"token prefix", "test-token", 401},
-		{"token plus more", TOKEN "x", 401},
-		{"right token", TOKEN, 200},
+	    {"no token", NULL, 401},
+	    {"wrong token", "test-token-0123456788", 401},
+	    {"token prefix", "test-token", 401},
+	    {"token plus more", TOKEN "x", 401},
+	    {"right token", TOKEN, 200},
 	};
 
 	(void)state;
@@ -720,7 +787,8 @@ test_reload(void **state)
 	assert_true(json_array_size(errs) >= 1);
 	snprintf(want, sizeof(want), "%s:%d: peers[4].asn: ", g.cfgpath, g.reserved_line);
 	if (strncmp(json_string_value(json_array_get(errs, 0)), want, strlen(want)) != 0)
-		fail_msg("want '%s...', got '%s'", want, json_string_value(json_array_get(errs, 0)));
+		fail_msg("want '%s...', got '%s'", want,
+		         json_string_value(json_array_get(errs, 0)));
 	assert_non_null(strstr(json_string_value(json_array_get(errs, 0)), "65515"));
 	json_decref(j);
 	assert_int_equal(req("GET", "/v1/peers/nva3", NULL), 404);
@@ -740,11 +808,12 @@ test_reload(void **state)
 	json_decref(j);
 	assert_int_equal(req("GET", "/v1/status", &j), 200);
 	assert_int_equal(
-	        json_integer_value(json_object_get(json_object_get(j, "peers"), "configured")), 4);
+	    json_integer_value(json_object_get(json_object_get(j, "peers"), "configured")), 4);
 	json_decref(j);
 }
 
-/* ---- routehubctl's commands --------------------------------------------------------------------- */
+/* ---- routehubctl's commands ---------------------------------------------------------------------
+ */
 
 /* Runs routehubctl's API subcommand with argv words; out/err captured. */
 static int
@@ -866,16 +935,21 @@ test_ctl_commands(void **state)
 		int rv;
 		const char *in_err;
 	} cases[] = {
-		{"unknown peer", {"show", "peer", "nobody", NULL}, 1, "no peer named 'nobody'"},
-		{"unknown peer, json", {"show", "--json", "peer", "nobody", NULL}, 1, "\"error\""},
-		{"show alone", {"show", NULL}, 2, "expected status, peers or peer NAME"},
-		{"show peer without a name", {"show", "peer", NULL}, 2, "which peer?"},
-		{"show something else", {"show", "routes", NULL}, 2, "expected status"},
-		{"reload with an argument", {"reload", "now", NULL}, 2, "unexpected argument 'now'"},
-		{"unknown option", {"metrics", "--bogus", NULL}, 2, "unknown option '--bogus'"},
-		{"TCP without token", {"show", "-H", "127.0.0.1:1", "status", NULL}, 2, "needs a token"},
-		{"bad TCP address", {"show", "-H", "localhost", "-t", "x", "status", NULL}, 1,
-		 "bad address 'localhost'"},
+	    {"unknown peer", {"show", "peer", "nobody", NULL}, 1, "no peer named 'nobody'"},
+	    {"unknown peer, json", {"show", "--json", "peer", "nobody", NULL}, 1, "\"error\""},
+	    {"show alone", {"show", NULL}, 2, "expected status, peers or peer NAME"},
+	    {"show peer without a name", {"show", "peer", NULL}, 2, "which peer?"},
+	    {"show something else", {"show", "routes", NULL}, 2, "expected status"},
+	    {"reload with an argument", {"reload", "now", NULL}, 2, "unexpected argument 'now'"},
+	    {"unknown option", {"metrics", "--bogus", NULL}, 2, "unknown option '--bogus'"},
+	    {"TCP without token",
+	     {"show", "-H", "127.0.0.1:1", "status", NULL},
+	     2,
+	     "needs a token"},
+	    {"bad TCP address",
+	     {"show", "-H", "localhost", "-t", "x", "status", NULL},
+	     1,
+	     "bad address 'localhost'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[12];
@@ -949,18 +1023,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_http_parse),
-		cmocka_unit_test(test_ctl_not_running),
-		cmocka_unit_test(test_socket_file),
-		cmocka_unit_test(test_status),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_session),
-		cmocka_unit_test(test_dynamic_and_refused),
-		cmocka_unit_test(test_peers_list),
-		cmocka_unit_test(test_metrics),
-		cmocka_unit_test(test_tcp_token),
-		cmocka_unit_test(test_reload),
-		cmocka_unit_test(test_ctl_commands),
+	    cmocka_unit_test(test_http_parse),
+	    cmocka_unit_test(test_ctl_not_running),
+	    cmocka_unit_test(test_socket_file),
+	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_session),
+	    cmocka_unit_test(test_dynamic_and_refused),
+	    cmocka_unit_test(test_peers_list),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_tcp_token),
+	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_ctl_commands),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -296,6 +296,39 @@ def _as_list(prefixes):
 # --------------------------------------------------------------------------------------
 _LIVE_LABS = []
 
+# A watchdog per lab, in its own session: it reads "+PGID" / "-PGID" lines from a
+# pipe and, when the pipe closes without the lab having stopped everything (the
+# test process was SIGKILLed, e.g. by a ctest timeout), ends the process groups
+# still listed (SIGTERM, then SIGKILL). Only groups the lab itself created.
+_REAPER = r"""
+import os, signal, sys, time
+groups = set()
+for line in sys.stdin:
+    line = line.strip()
+    if line[:1] == '+':
+        groups.add(int(line[1:]))
+    elif line[:1] == '-':
+        groups.discard(int(line[1:]))
+def alive(g):
+    try:
+        os.killpg(g, 0)
+        return True
+    except OSError:
+        return False
+for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+    live = [g for g in groups if alive(g)]
+    if not live:
+        break
+    for g in live:
+        try:
+            os.killpg(g, sig)
+        except OSError:
+            pass
+    end = time.monotonic() + grace
+    while time.monotonic() < end and any(alive(g) for g in live):
+        time.sleep(0.05)
+"""
+
 
 def _atexit_cleanup():
     for lab in list(_LIVE_LABS):
@@ -336,6 +369,9 @@ class Lab:
         self._procs = []  # (name, Popen, logfile)
         self.failed = False
         self._prev_sigterm = None
+        self._reaper = None
+        self._reaper_w = None
+        self._reaper_lock = threading.Lock()
         _LIVE_LABS.append(self)
 
     # -- context manager -------------------------------------------------------
@@ -448,7 +484,38 @@ class Lab:
         finally:
             log.close()
         self._procs.append((name, p, logfile))
+        self._watch(f'+{p.pid}')
         return p
+
+    def _watch(self, line):
+        """Tell the watchdog about a process group (start it on first use)."""
+        with self._reaper_lock:
+            if self._reaper is None:
+                if line.startswith('-'):
+                    return
+                r, w = os.pipe()
+                try:
+                    self._reaper = subprocess.Popen([sys.executable, '-c', _REAPER], stdin=r,
+                                                    stdout=subprocess.DEVNULL, start_new_session=True)
+                finally:
+                    os.close(r)
+                self._reaper_w = w
+            try:
+                os.write(self._reaper_w, (line + '\n').encode())
+            except OSError:
+                pass
+
+    def _stop_reaper(self):
+        with self._reaper_lock:
+            if self._reaper is None:
+                return
+            os.close(self._reaper_w)
+            try:
+                self._reaper.wait(15)
+            except subprocess.TimeoutExpired:
+                self._reaper.kill()
+                self._reaper.wait()
+            self._reaper = None
 
     def stop_process(self, p, timeout=10.0):
         """SIGTERM p, wait up to timeout, then SIGKILL its process group; reap."""
@@ -472,6 +539,7 @@ class Lab:
                     print(f'bgpharness: pid {p.pid} survived SIGKILL', file=sys.stderr)
         # Children left in the group (privsep helpers, API scripts): end them too.
         self._reap_group(p.pid)
+        self._watch(f'-{p.pid}')
         return p.returncode
 
     @staticmethod
@@ -530,6 +598,7 @@ class Lab:
                 print(f'bgpharness: stopping {d.name}: {e}', file=sys.stderr)
         for _name, p, _log in reversed(self._procs):
             self.stop_process(p)
+        self._stop_reaper()
 
     def dump_logs(self, lines=None):
         lines = lines or self.tail_lines

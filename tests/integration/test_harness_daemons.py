@@ -27,6 +27,7 @@ passed, 1 = a failure, 77 = nothing could run because daemon binaries are missin
 import os
 import sys
 import time
+import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
@@ -293,10 +294,12 @@ def main(argv):
             t = time.monotonic()
             try:
                 check()
-            except (AssertionError, TimeoutError, Exception) as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - any error fails this scenario only
                 failed.append(name)
                 lab.failed = True
                 print(f'FAIL {name}: {type(e).__name__}: {e}', flush=True)
+                if not isinstance(e, (AssertionError, TimeoutError)):
+                    traceback.print_exc()
             else:
                 passed.append(name)
                 print(f'PASS {name} ({time.monotonic() - t:.1f}s)', flush=True)

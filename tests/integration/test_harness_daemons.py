@@ -29,6 +29,7 @@ import sys
 import time
 import traceback
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
 from bgpharness import (Bird, Exabgp, Frr, Gobgp, Lab, Openbgpd, Routehubd,  # noqa: E402

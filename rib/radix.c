@@ -1,0 +1,781 @@
+/*
+ * radix.c — the per-shard radix tree of prefixes, and each prefix's paths.
+ *
+ * Owns the nodes of a struct rib_tree, the struct rib_entry embedded in them
+ * and their path vectors; the references the paths (and e->adv) hold on
+ * attribute sets are released here when the tree goes. A tree belongs to one
+ * shard worker thread: nothing here is shared or atomic.
+ *
+ * The tree is a path-compressed binary trie (Patricia): a node exists only
+ * where a prefix is stored or where two branches split. Node keys are
+ * prefixes; a node's children extend its key by one bit (child[0] / child[1]
+ * hold the keys whose bit at position key.len is 0 / 1). Pre-order (node,
+ * child[0], child[1]) is therefore the order by address, then by length,
+ * which rib_tree_walk exposes and resumes from any prefix.
+ *
+ * Memory, for a full table of ~1M prefixes in one tree: entry nodes embed
+ * the struct rib_entry and room for one path (the common case: no vector
+ * allocation at all), 112 bytes; glue nodes hold only their two children and
+ * the prefix bytes of their family, 24 bytes for IPv4 and 40 for IPv6. Both
+ * come from per-tree slabs with free lists; slabs go back to the allocator
+ * with the tree. A path vector that outgrows its node doubles through
+ * malloc (jemalloc's size classes are slabs too), and shrinks back with
+ * hysteresis.
+ *
+ * Invariants:
+ *  - along every root-to-leaf path, key lengths strictly increase and each
+ *    key extends its parent's; host bits of every key are zero.
+ *  - a glue node has two children; an entry node has 0, 1 or 2.
+ *  - e->paths points into its node (cap == 1) or to a malloc'ed vector
+ *    (cap > 1); e->best is -1 or what the decision process last computed
+ *    over the current paths: any change of the vector resets it to -1.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routehub/bgp.h"
+#include "routehub/rib.h"
+#include "radix_int.h"
+
+#define RN_BUG_ON(cond)                                                                            \
+	do {                                                                                       \
+		if (__builtin_expect(!!(cond), 0))                                                 \
+			rn_bug(__func__, #cond);                                                   \
+	} while (0)
+
+/* u.key.af of nodes that only split (entries hold their family there). */
+#define RN_GLUE     0xff /* from the glue slab */
+#define RN_GLUE_BIG 0xfe /* an entry-sized node turned glue in place */
+
+#define RN_SLAB_BYTES (64 * 1024)
+#define RN_STACK      (2 * (128 + 2)) /* depth <= 129 nodes; a walk stacks one sibling each */
+
+struct rnode {
+	struct rnode *child[2];
+	union {
+		/* Glue nodes: only af, len and the family's address bytes exist. */
+		struct rib_prefix key;
+		/* Entry nodes: e.pfx is the key. */
+		struct {
+			struct rib_entry e;
+			struct rib_path path0; /* e->paths while cap == 1 */
+		} ent;
+	} u;
+};
+
+static_assert(offsetof(struct rnode, u.ent.e.pfx) == offsetof(struct rnode, u.key),
+              "an entry's prefix is its node's key");
+
+/* Fixed-size objects carved from 64 KiB slabs; freed objects are reused. */
+struct rn_pool {
+	void *free;  /* free objects, linked through their first word */
+	void *slabs; /* slabs, linked through their first word */
+	char *cur;   /* unused part of the newest slab */
+	size_t left;
+	size_t size;
+};
+
+struct rib_tree {
+	struct rnode *root;
+	size_t count;
+	uint8_t af;
+	uint8_t alen;   /* address bytes: 4 or 16 */
+	uint8_t maxlen; /* 32 or 128 */
+	struct rn_pool glue;
+	struct rn_pool ent;
+};
+
+static void rn_bug(const char *fn, const char *what) __attribute__((noreturn, cold));
+
+static void
+rn_bug(const char *fn, const char *what)
+{
+	fprintf(stderr, "routehub rib: BUG in %s: %s\n", fn, what);
+	abort();
+}
+
+/* ---- slabs -------------------------------------------------------------------------------- */
+
+static void
+rn_pool_init(struct rn_pool *p, size_t size)
+{
+	memset(p, 0, sizeof(*p));
+	p->size = size;
+}
+
+/*
+ * Under AddressSanitizer every object is its own malloc, so that reads past
+ * a glue node's short key or uses after free are caught; rib_tree_free then
+ * frees nodes one by one.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RN_POOL_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RN_POOL_MALLOC 1
+#endif
+#endif
+
+static void *
+rn_pool_get(struct rn_pool *p)
+{
+#ifdef RN_POOL_MALLOC
+	return malloc(p->size);
+#else
+	void *o = p->free;
+
+	if (o != NULL) {
+		p->free = *(void **)o;
+		return o;
+	}
+	if (p->left < p->size) {
+		char *s = malloc(RN_SLAB_BYTES);
+		if (s == NULL)
+			return NULL;
+		*(void **)s = p->slabs;
+		p->slabs = s;
+		p->cur = s + 16; /* the link; objects stay 16-aligned */
+		p->left = RN_SLAB_BYTES - 16;
+	}
+	o = p->cur;
+	p->cur += p->size;
+	p->left -= p->size;
+	return o;
+#endif
+}
+
+static void
+rn_pool_put(struct rn_pool *p, void *o)
+{
+#ifdef RN_POOL_MALLOC
+	(void)p;
+	free(o);
+#else
+	*(void **)o = p->free;
+	p->free = o;
+#endif
+}
+
+static void
+rn_pool_fini(struct rn_pool *p)
+{
+	void *s = p->slabs;
+
+	while (s != NULL) {
+		void *next = *(void **)s;
+		free(s);
+		s = next;
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- bits of keys ------------------------------------------------------------------------- */
+
+static inline unsigned
+rn_bit(const uint8_t *a, unsigned i)
+{
+	return (a[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+static inline uint32_t
+rn_be32(const uint8_t *a)
+{
+	uint32_t v;
+
+	memcpy(&v, a, sizeof(v));
+	return __builtin_bswap32(v);
+}
+
+static inline uint64_t
+rn_be64(const uint8_t *a)
+{
+	uint64_t v;
+
+	memcpy(&v, a, sizeof(v));
+	return __builtin_bswap64(v);
+}
+
+/* Number of leading bits a and b share (up to the family's length). Reads
+ * only the family's address bytes: glue nodes have no more. */
+static inline unsigned
+rn_common(const struct rib_tree *t, const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x;
+	uint32_t y;
+
+	if (t->alen == 4) {
+		y = rn_be32(a) ^ rn_be32(b);
+		return y != 0 ? (unsigned)__builtin_clz(y) : 32;
+	}
+	x = rn_be64(a) ^ rn_be64(b);
+	if (x != 0)
+		return (unsigned)__builtin_clzll(x);
+	x = rn_be64(a + 8) ^ rn_be64(b + 8);
+	return x != 0 ? 64 + (unsigned)__builtin_clzll(x) : 128;
+}
+
+/* dst = the first len bits of src, the rest zero (16 bytes). */
+static void
+rn_mask(uint8_t *dst, const uint8_t *src, unsigned len, unsigned alen)
+{
+	unsigned full = len >> 3;
+
+	memset(dst, 0, 16);
+	memcpy(dst, src, full);
+	if ((len & 7) != 0 && full < alen)
+		dst[full] = (uint8_t)(src[full] & (0xff00u >> (len & 7)));
+}
+
+static inline bool
+rn_is_entry(const struct rnode *n)
+{
+	return n->u.key.af < RN_GLUE_BIG;
+}
+
+static inline struct rnode *
+rn_of(struct rib_entry *e)
+{
+	return (struct rnode *)(void *)((char *)e - offsetof(struct rnode, u.ent.e));
+}
+
+/* ---- nodes ---------------------------------------------------------------------------------- */
+
+/* An entry node for the (masked) key, no children, no paths. */
+static void
+rn_entry_init(struct rib_tree *t, struct rnode *x, const uint8_t *addr, unsigned len)
+{
+	struct rib_entry *e = &x->u.ent.e;
+
+	memset(x, 0, sizeof(*x));
+	e->pfx.af = t->af;
+	e->pfx.len = (uint8_t)len;
+	memcpy(e->pfx.addr, addr, sizeof(e->pfx.addr));
+	e->best = -1;
+	e->cap = 1;
+	e->paths = &x->u.ent.path0;
+}
+
+static struct rnode *
+rn_entry_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
+{
+	struct rnode *x = rn_pool_get(&t->ent);
+
+	if (x != NULL)
+		rn_entry_init(t, x, addr, len);
+	return x;
+}
+
+static struct rnode *
+rn_glue_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
+{
+	struct rnode *g = rn_pool_get(&t->glue);
+	uint8_t key[16];
+
+	if (g == NULL)
+		return NULL;
+	g->child[0] = g->child[1] = NULL;
+	g->u.key.af = RN_GLUE;
+	g->u.key.len = (uint8_t)len;
+	rn_mask(key, addr, len, t->alen);
+	memcpy(g->u.key.addr, key, t->alen); /* all a glue node has room for */
+	return g;
+}
+
+static void
+rn_node_free(struct rib_tree *t, struct rnode *n)
+{
+	rn_pool_put(n->u.key.af == RN_GLUE ? &t->glue : &t->ent, n);
+}
+
+/* Release what an entry holds: path references, its vector, adv. */
+static void
+rn_entry_clear(struct rib_entry *e)
+{
+	for (unsigned i = 0; i < e->npaths; i++)
+		attr_unref(e->paths[i].attrs);
+	if (e->paths != &rn_of(e)->u.ent.path0)
+		free(e->paths);
+	attr_unref(e->adv);
+	e->npaths = 0;
+	e->adv = NULL;
+}
+
+/* ---- the tree -------------------------------------------------------------------------------- */
+
+struct rib_tree *
+rib_tree_new(uint8_t af)
+{
+	struct rib_tree *t;
+	size_t gsize;
+
+	if (af != BGP_AF_IPV4 && af != BGP_AF_IPV6)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->af = af;
+	t->alen = af == BGP_AF_IPV4 ? 4 : 16;
+	t->maxlen = (uint8_t)(t->alen * 8);
+	/* A glue node ends after its family's address: 24 or 40 bytes. */
+	gsize = (offsetof(struct rnode, u.key.addr) + t->alen + 7) & ~(size_t)7;
+	rn_pool_init(&t->glue, gsize);
+	rn_pool_init(&t->ent, sizeof(struct rnode));
+	return t;
+}
+
+void
+rib_tree_free(struct rib_tree *t)
+{
+	struct rnode *stack[RN_STACK];
+	int sp = 0;
+
+	if (t == NULL)
+		return;
+	if (t->root != NULL)
+		stack[sp++] = t->root;
+	while (sp > 0) {
+		struct rnode *n = stack[--sp];
+		if (rn_is_entry(n))
+			rn_entry_clear(&n->u.ent.e);
+		for (int i = 0; i < 2; i++)
+			if (n->child[i] != NULL)
+				stack[sp++] = n->child[i];
+#ifdef RN_POOL_MALLOC
+		free(n);
+#endif
+	}
+	rn_pool_fini(&t->glue);
+	rn_pool_fini(&t->ent);
+	free(t);
+}
+
+size_t
+rib_tree_count(const struct rib_tree *t)
+{
+	return t->count;
+}
+
+struct rib_entry *
+rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
+{
+	struct rnode **link = &t->root;
+	struct rnode *n, *x;
+	uint8_t addr[16];
+	unsigned len = pfx->len, nl, m;
+
+	if (pfx->af != t->af || len > t->maxlen)
+		return NULL;
+	rn_mask(addr, pfx->addr, len, t->alen);
+	while ((n = *link) != NULL) {
+		nl = n->u.key.len;
+		if (nl > len || rn_common(t, n->u.key.addr, addr) < nl)
+			break; /* n is not pfx nor one of its ancestors */
+		if (nl == len) {
+			if (rn_is_entry(n))
+				return &n->u.ent.e;
+			/* A split point becomes a prefix. */
+			if (n->u.key.af == RN_GLUE_BIG) {
+				x = n;
+			} else {
+				x = rn_pool_get(&t->ent);
+				if (x == NULL)
+					return NULL;
+			}
+			struct rnode *c0 = n->child[0], *c1 = n->child[1];
+			if (x != n)
+				rn_node_free(t, n);
+			rn_entry_init(t, x, addr, len);
+			x->child[0] = c0;
+			x->child[1] = c1;
+			*link = x;
+			t->count++;
+			return &x->u.ent.e;
+		}
+		link = &n->child[rn_bit(addr, nl)];
+	}
+
+	x = rn_entry_new(t, addr, len);
+	if (x == NULL)
+		return NULL;
+	if (n != NULL) {
+		nl = n->u.key.len;
+		m = rn_common(t, n->u.key.addr, addr);
+		if (m > len)
+			m = len;
+		if (m == len) {
+			/* pfx covers n (len < nl here). */
+			x->child[rn_bit(n->u.key.addr, len)] = n;
+		} else {
+			/* They part at bit m < min(len, nl): a split point. */
+			struct rnode *g = rn_glue_new(t, addr, m);
+			if (g == NULL) {
+				rn_pool_put(&t->ent, x);
+				return NULL;
+			}
+			g->child[rn_bit(addr, m)] = x;
+			g->child[rn_bit(n->u.key.addr, m)] = n;
+			*link = g;
+			t->count++;
+			return &x->u.ent.e;
+		}
+	}
+	*link = x;
+	t->count++;
+	return &x->u.ent.e;
+}
+
+struct rib_entry *
+rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
+{
+	const struct rnode *n = t->root;
+	unsigned len = pfx->len;
+
+	if (pfx->af != t->af || len > t->maxlen)
+		return NULL;
+	/* Follow pfx's bits; check the one node of its length at the end. */
+	while (n != NULL && n->u.key.len < len)
+		n = n->child[rn_bit(pfx->addr, n->u.key.len)];
+	if (n == NULL || n->u.key.len != len || !rn_is_entry(n) ||
+	    rn_common(t, n->u.key.addr, pfx->addr) < len)
+		return NULL;
+	return (struct rib_entry *)&n->u.ent.e;
+}
+
+struct rib_entry *
+rib_tree_lpm(const struct rib_tree *t, const struct rib_prefix *addr)
+{
+	const struct rnode *n = t->root, *best = NULL;
+	unsigned len = addr->len, nl;
+
+	if (addr->af != t->af)
+		return NULL;
+	if (len > t->maxlen)
+		len = t->maxlen;
+	while (n != NULL) {
+		nl = n->u.key.len;
+		if (nl > len || rn_common(t, n->u.key.addr, addr->addr) < nl)
+			break; /* nothing below n covers addr either */
+		if (rn_is_entry(n))
+			best = n;
+		if (nl == len)
+			break;
+		n = n->child[rn_bit(addr->addr, nl)];
+	}
+	return best != NULL ? (struct rib_entry *)&best->u.ent.e : NULL;
+}
+
+void
+rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
+{
+	struct rnode *x = rn_of(e);
+	struct rnode **link = &t->root, **plink = NULL;
+	struct rnode *p = NULL, *c;
+
+	RN_BUG_ON(e->npaths != 0 || e->adv != NULL);
+	RN_BUG_ON(e->pfx.af != t->af);
+	while (*link != x) {
+		struct rnode *n = *link;
+		RN_BUG_ON(n == NULL || n->u.key.len >= e->pfx.len); /* e is not in t */
+		plink = link;
+		p = n;
+		link = &n->child[rn_bit(e->pfx.addr, n->u.key.len)];
+	}
+	rn_entry_clear(e);
+	t->count--;
+
+	if (x->child[0] != NULL && x->child[1] != NULL) {
+		/* Still a split point. */
+		struct rnode *g = rn_glue_new(t, e->pfx.addr, e->pfx.len);
+		if (g == NULL) {
+			/* No memory for a small one: the entry's node serves. */
+			x->u.key.af = RN_GLUE_BIG;
+			return;
+		}
+		g->child[0] = x->child[0];
+		g->child[1] = x->child[1];
+		*link = g;
+		rn_node_free(t, x);
+		return;
+	}
+	c = x->child[0] != NULL ? x->child[0] : x->child[1];
+	*link = c;
+	rn_node_free(t, x);
+	if (c == NULL && p != NULL && !rn_is_entry(p)) {
+		/* p split two branches; one is gone. */
+		*plink = p->child[0] != NULL ? p->child[0] : p->child[1];
+		rn_node_free(t, p);
+	}
+}
+
+/* Where n's subtree lies relative to from (masked): < 0 all before, > 0 all
+ * at or after, 0 n's key is before from but some of its subtree may not be. */
+static int
+rn_walk_cmp(const struct rib_tree *t, const struct rnode *n, const struct rib_prefix *from)
+{
+	unsigned nl = n->u.key.len;
+	unsigned m = rn_common(t, n->u.key.addr, from->addr);
+
+	if (m < nl)
+		return rn_bit(from->addr, m) ? -1 : 1;
+	/* n's key is from's address cut to nl bits. */
+	return nl < from->len ? 0 : 1;
+}
+
+size_t
+rib_tree_walk(const struct rib_tree *t, const struct rib_prefix *from, size_t max,
+              void (*cb)(struct rib_entry *, void *), void *arg, struct rib_prefix *next)
+{
+	struct rnode *stack[RN_STACK];
+	struct rib_prefix lo;
+	bool bounded = false;
+	size_t visited = 0;
+	int sp = 0;
+
+	memset(next, 0, sizeof(*next));
+	next->af = t->af;
+	next->len = 0xff;
+	if (from != NULL && from->af == t->af) {
+		if (from->len > t->maxlen)
+			return 0; /* after every prefix */
+		lo.af = from->af;
+		lo.len = from->len;
+		rn_mask(lo.addr, from->addr, from->len, t->alen);
+		bounded = true;
+	}
+	if (t->root != NULL)
+		stack[sp++] = t->root;
+	while (sp > 0) {
+		struct rnode *n = stack[--sp];
+		bool visit = true;
+
+		if (bounded) {
+			int c = rn_walk_cmp(t, n, &lo);
+			if (c < 0)
+				continue;
+			if (c > 0)
+				bounded = false; /* pre-order: all that follows is after too */
+			else
+				visit = false;
+		}
+		if (visit && rn_is_entry(n)) {
+			if (visited == max) {
+				*next = n->u.ent.e.pfx;
+				return visited;
+			}
+			cb(&n->u.ent.e, arg);
+			visited++;
+		}
+		RN_BUG_ON(sp + 2 > RN_STACK);
+		if (n->child[1] != NULL)
+			stack[sp++] = n->child[1];
+		if (n->child[0] != NULL)
+			stack[sp++] = n->child[0];
+	}
+	return visited;
+}
+
+/* ---- paths ----------------------------------------------------------------------------------- */
+
+static int
+rn_paths_grow(struct rib_entry *e)
+{
+	struct rib_path *inl = &rn_of(e)->u.ent.path0;
+	unsigned ncap;
+	struct rib_path *v;
+
+	if (e->cap == UINT16_MAX)
+		return -1;
+	ncap = e->cap * 2u;
+	if (ncap > UINT16_MAX)
+		ncap = UINT16_MAX;
+	if (e->paths == inl) {
+		v = malloc(ncap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		memcpy(v, e->paths, e->npaths * sizeof(*v));
+	} else {
+		v = realloc(e->paths, ncap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+	}
+	e->paths = v;
+	e->cap = (uint16_t)ncap;
+	return 0;
+}
+
+/* After a delete: give memory back once a quarter or less is used. */
+static void
+rn_paths_shrink(struct rib_entry *e)
+{
+	struct rib_path *inl = &rn_of(e)->u.ent.path0;
+	struct rib_path *v;
+
+	if (e->paths == inl || e->npaths > e->cap / 4)
+		return;
+	if (e->npaths <= 1) {
+		if (e->npaths == 1)
+			*inl = e->paths[0];
+		free(e->paths);
+		e->paths = inl;
+		e->cap = 1;
+		return;
+	}
+	v = realloc(e->paths, (e->cap / 2u) * sizeof(*v));
+	if (v == NULL)
+		return; /* keep the larger one */
+	e->paths = v;
+	e->cap /= 2;
+}
+
+int
+rib_entry_add(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id,
+              struct attr_set *attrs)
+{
+	struct rib_path *p;
+
+	for (unsigned i = 0; i < e->npaths; i++) {
+		p = &e->paths[i];
+		if (p->peer != peer || p->path_id != path_id)
+			continue;
+		/* Re-announced: no longer stale (RFC 7313 §4) either way. */
+		p->flags &= (uint16_t)~RIB_PATH_STALE;
+		if (p->attrs == attrs) {
+			attr_unref(attrs);
+			return 0;
+		}
+		attr_unref(p->attrs);
+		p->attrs = attrs;
+		e->best = -1;
+		return 1;
+	}
+	if (e->npaths == e->cap && rn_paths_grow(e) != 0)
+		return -1;
+	e->paths[e->npaths++] = (struct rib_path){
+	    .peer = peer,
+	    .attrs = attrs,
+	    .path_id = path_id,
+	};
+	e->best = -1;
+	return 1;
+}
+
+int
+rib_entry_del(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id)
+{
+	for (unsigned i = 0; i < e->npaths; i++) {
+		struct rib_path *p = &e->paths[i];
+		if (p->peer != peer || p->path_id != path_id)
+			continue;
+		attr_unref(p->attrs);
+		/* Keep the others in order: indices after i move down by one. */
+		memmove(p, p + 1, (e->npaths - i - 1) * sizeof(*p));
+		e->npaths--;
+		e->best = -1;
+		rn_paths_shrink(e);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- checks (radix_int.h) ------------------------------------------------------------------ */
+
+static size_t
+rn_pool_bytes(const struct rn_pool *p)
+{
+	size_t n = 0;
+
+	for (void *s = p->slabs; s != NULL; s = *(void **)s)
+		n += RN_SLAB_BYTES;
+	return n;
+}
+
+int
+rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char **why)
+{
+	struct {
+		const struct rnode *n;
+		size_t depth;
+	} stack[RN_STACK];
+	struct rib_tree_stats s = {0};
+	int sp = 0;
+
+	*why = NULL;
+	if (t->root != NULL)
+		stack[sp++] = (typeof(stack[0])){t->root, 1};
+	while (sp > 0) {
+		const struct rnode *n = stack[--sp].n;
+		size_t depth = stack[sp].depth;
+		unsigned nl = n->u.key.len;
+		uint8_t key[16];
+
+		if (depth > s.depth)
+			s.depth = depth;
+		if (nl > t->maxlen) {
+			*why = "key longer than the family";
+			return -1;
+		}
+		rn_mask(key, n->u.key.addr, nl, t->alen);
+		if (memcmp(key, n->u.key.addr, t->alen) != 0) {
+			*why = "host bits set in a key";
+			return -1;
+		}
+		if (rn_is_entry(n)) {
+			const struct rib_entry *e = &n->u.ent.e;
+			s.entries++;
+			if (e->pfx.af != t->af) {
+				*why = "entry of another family";
+				return -1;
+			}
+			if (e->npaths > e->cap || (e->cap == 1) != (e->paths == &n->u.ent.path0)) {
+				*why = "path vector out of shape";
+				return -1;
+			}
+			if (e->cap > 1)
+				s.vec_bytes += e->cap * sizeof(struct rib_path);
+		} else {
+			if (n->u.key.af == RN_GLUE)
+				s.glue++;
+			else if (n->u.key.af == RN_GLUE_BIG)
+				s.glue_big++;
+			else {
+				*why = "unknown node kind";
+				return -1;
+			}
+			if (n->child[0] == NULL || n->child[1] == NULL) {
+				*why = "split point without two branches";
+				return -1;
+			}
+		}
+		for (unsigned i = 0; i < 2; i++) {
+			const struct rnode *c = n->child[i];
+			if (c == NULL)
+				continue;
+			if (c->u.key.len <= nl || rn_common(t, c->u.key.addr, n->u.key.addr) < nl) {
+				*why = "child does not extend its parent";
+				return -1;
+			}
+			if (rn_bit(c->u.key.addr, nl) != i) {
+				*why = "child on the wrong side";
+				return -1;
+			}
+			if (sp >= RN_STACK) {
+				*why = "deeper than any key length allows";
+				return -1;
+			}
+			stack[sp].n = c;
+			stack[sp].depth = depth + 1;
+			sp++;
+		}
+	}
+	if (s.entries != t->count) {
+		*why = "count differs from the entries";
+		return -1;
+	}
+	s.slab_bytes = rn_pool_bytes(&t->glue) + rn_pool_bytes(&t->ent);
+	if (st != NULL)
+		*st = s;
+	return 0;
+}

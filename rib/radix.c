@@ -651,8 +651,10 @@ rib_entry_add(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id
 		e->best = -1;
 		return 1;
 	}
-	if (e->npaths == e->cap && rn_paths_grow(e) != 0)
+	if (e->npaths == e->cap && rn_paths_grow(e) != 0) {
+		attr_unref(attrs);
 		return -1;
+	}
 	e->paths[e->npaths++] = (struct rib_path){
 	    .peer = peer,
 	    .attrs = attrs,

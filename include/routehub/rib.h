@@ -198,8 +198,10 @@ size_t rib_tree_walk(const struct rib_tree *t, const struct rib_prefix *from, si
                      void (*cb)(struct rib_entry *, void *), void *arg, struct rib_prefix *next);
 
 /* Paths of an entry. add replaces the path of the same (peer, path id) and
- * returns 1 if it changed anything, 0 if identical. The tree takes the
- * caller's reference to attrs in both cases (drops it if identical). */
+ * returns 1 if it changed anything, 0 if identical, -1 if out of memory
+ * (nothing changed). The tree takes the caller's reference to attrs in
+ * every case (drops it if identical or on failure). Any change sets
+ * e->best to -1: the caller re-decides. */
 int rib_entry_add(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id,
                   struct attr_set *attrs);
 /* Returns 1 if a path was removed. */

@@ -26,6 +26,8 @@
 
 #include "routehub/bgp.h"
 #include "routehub/log.h"
+#include "routehub/rib.h"
+#include "export.h"
 #include "daemon_int.h"
 
 /* ---- placement ------------------------------------------------------------------ */
@@ -354,7 +356,9 @@ loop_thread(void *arg)
 
 	snprintf(name, sizeof(name), "rh-io%u", sl->idx);
 	pthread_setname_np(pthread_self(), name);
+	attr_thread_register();
 	io_loop_run(sl->io);
+	attr_thread_unregister();
 	return NULL;
 }
 
@@ -378,6 +382,13 @@ daemon_start(struct rh_daemon *d, char *err, size_t errlen)
 			snprintf(err, errlen, "io loop %u: %s", i, e);
 			return -1;
 		}
+	}
+	if (attr_init(64) < 0 ||
+	    exp_new(&d->exp, d, d->nloops, c->rib_threads ? c->rib_threads : 1, c->asn,
+	            c->router_id, c->cluster_id ? c->cluster_id : c->router_id) < 0 ||
+	    exp_start(d->exp) < 0) {
+		snprintf(err, errlen, "cannot start the RIB shards");
+		return -1;
 	}
 	d->lst = calloc(c->nlisten ? c->nlisten : 1, sizeof(*d->lst));
 	for (size_t i = 0; i < c->nlisten; i++) {
@@ -628,14 +639,21 @@ daemon_shutdown(struct rh_daemon *d, const char *msg, unsigned timeout_ms)
 		io_loop_stop(d->loops[i].io);
 	for (unsigned i = 0; i < d->nloops; i++)
 		pthread_join(d->loops[i].thread, NULL);
+	exp_stop(d->exp);
 	d->started = 0;
 }
 
 void
 daemon_free(struct rh_daemon *d)
 {
+	struct exp *x;
+
 	if (!d)
 		return;
+	/* Peers left over (a shutdown that timed out) go without the RIB. */
+	x = d->exp;
+	d->exp = NULL;
+	exp_stop(x);
 	for (unsigned i = 0; d->loops && i < d->nloops; i++) {
 		struct sess_loop *sl = &d->loops[i];
 		while (sl->peers)
@@ -643,6 +661,8 @@ daemon_free(struct rh_daemon *d)
 		if (sl->io)
 			io_loop_free(sl->io);
 	}
+	exp_free(x);
+	attr_fini();
 	free(d->loops);
 	free(d->lst);
 	for (size_t i = 0; i < d->nkept; i++)

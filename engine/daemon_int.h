@@ -23,6 +23,7 @@ struct rh_daemon {
 	struct io_listener **lst; /* all on loop 0 */
 	size_t nlst;
 	struct io_buf *keepalive;
+	struct exp *exp; /* shards and update groups */
 	atomic_ulong accepted, refused_unknown;
 	pthread_mutex_t mu; /* guards drained, for the shutdown wait */
 	pthread_cond_t cv;

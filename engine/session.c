@@ -250,26 +250,6 @@ send_notify(struct bconn *b, const struct fsm_action *a)
 	           a->subcode, bgp_err_name(a->code, a->subcode));
 }
 
-/* RFC 4724 §2: End-of-RIB for each family. We send our (for now empty)
- * table at once, so EoR follows the session coming up. */
-static void
-send_eor(struct bconn *b)
-{
-	const struct bgp_sess *s = &b->fsm.nego.sess;
-	uint8_t buf[64];
-	size_t len;
-
-	for (int af = 0; af < BGP_AF_MAX; af++) {
-		struct bgp_update_spec sp;
-		if (!s->af[af])
-			continue;
-		memset(&sp, 0, sizeof(sp));
-		sp.mp_unreach_af = af == BGP_AF_IPV4 ? -1 : af;
-		if (bgp_update_encode(&sp, s, buf, sizeof(buf), &len) == 0)
-			send_copy(b, buf, len);
-	}
-}
-
 static void
 on_established(struct bconn *b)
 {
@@ -287,7 +267,8 @@ on_established(struct bconn *b)
 	         n->sess.as4 ? ", as4" : "", n->sess.af[BGP_AF_IPV6] ? ", ipv6" : "",
 	         n->rrefresh ? ", route-refresh" : "", n->enh_rrefresh ? ", enhanced-rr" : "",
 	         n->sess.ext_msg ? ", ext-msg" : "");
-	send_eor(b);
+	/* The table, then End-of-RIB, come from the shards (export.c). */
+	exp_peer_up(p->sl->d->exp, p->sl, p);
 }
 
 static void
@@ -326,6 +307,7 @@ run_actions(struct bconn *b, const struct fsm_out *o)
 			on_established(b);
 			break;
 		case FSM_ACT_PEER_DOWN:
+			exp_peer_down(p->sl->d->exp, p->sl, p);
 			p->up_since_ms = 0;
 			p->st.flaps++;
 			log_info("peer %s %s: session down%s%s", p->cp->name, p->addrstr,
@@ -479,6 +461,15 @@ process_update(struct bconn *b, const uint8_t *msg, size_t len)
 	} else {
 		p->st.prefixes_announced += (uint64_t)u.nlri.count + u.mp_reach.count;
 	}
+	{
+		struct bgp_error lim;
+		if (exp_ingest(p->sl->d->exp, p->sl, p, &u, &lim) < 0) {
+			log_notice("peer %s %s: over its route limit (%u): closing", p->cp->name,
+			           p->addrstr, p->cp->max_routes);
+			bconn_event(b, FSM_EV_UPDATE_ERR, NULL, &lim);
+			return;
+		}
+	}
 	if (u.eor) {
 		p->st.eor_in++;
 		log_info("peer %s %s: End-of-RIB %s", p->cp->name, p->addrstr,
@@ -499,22 +490,25 @@ process_refresh(struct bconn *b, const uint8_t *msg, size_t len)
 		return;
 	}
 	p->st.refresh_in++;
-	/* RFC 2918 §4: re-advertise the Adj-RIB-Out. Our table is sent in full
-	 * on each session; with nothing else to send, answer with End-of-RIB
-	 * framed by BoRR/EoRR when enhanced route refresh is on (RFC 7313 §4). */
-	if (r.subtype == BGP_RR_NORMAL) {
+	{
 		int af = bgp_af_from_afi(r.afi, r.safi);
-		uint8_t buf[64];
-		size_t l;
 		if (af < 0 || !b->fsm.nego.sess.af[af])
 			return; /* RFC 2918 §4: ignore a family not negotiated */
-		if (b->fsm.nego.enh_rrefresh) {
-			struct bgp_rrefresh rr = {.afi = r.afi, .subtype = BGP_RR_BORR, .safi = r.safi};
-			if (bgp_rrefresh_encode(&rr, buf, sizeof(buf), &l) == 0)
-				send_copy(b, buf, l);
-			rr.subtype = BGP_RR_EORR;
-			if (bgp_rrefresh_encode(&rr, buf, sizeof(buf), &l) == 0)
-				send_copy(b, buf, l);
+		switch (r.subtype) {
+		case BGP_RR_NORMAL:
+			/* RFC 2918 §4: re-advertise our Adj-RIB-Out (soft reset
+			 * out): the shards dump the table again, End-of-RIB
+			 * follows. */
+			log_info("peer %s %s: route refresh requested", p->cp->name, p->addrstr);
+			exp_peer_resend(p->sl->d->exp, p->sl, p);
+			break;
+		case BGP_RR_BORR: /* RFC 7313 §4.2: its routes become stale */
+		case BGP_RR_EORR: /* ... and what was not re-sent goes */
+			if (b->fsm.nego.enh_rrefresh)
+				exp_peer_stale(p->sl->d->exp, p->sl, p, af, r.subtype == BGP_RR_BORR);
+			break;
+		default:
+			break; /* RFC 7313 §3: ignore unknown subtypes */
 		}
 	}
 }
@@ -709,6 +703,7 @@ peer_alloc(struct sess_loop *sl, const struct cfg *c, const struct cfg_peer *cp)
 	p->sl = sl;
 	p->cp = cp;
 	p->cfg = c;
+	p->exp.group = -1;
 	fsm_cfg_from(&p->fcfg, c, cp);
 	p->next = sl->peers;
 	if (sl->peers)
@@ -723,6 +718,7 @@ peer_free(struct peer *p)
 {
 	struct sess_loop *sl = p->sl;
 
+	exp_peer_down(sl->d->exp, sl, p);
 	for (int i = 0; i < 2; i++)
 		if (p->conn[i])
 			bconn_free(p->conn[i]);
@@ -912,4 +908,17 @@ sess_incoming(struct sess_loop *sl, const struct cfg *c, const struct cfg_peer *
 	(void)slot;
 	bconn_event(b, FSM_EV_TCP_CONFIRMED, NULL, NULL);
 	bconn_after(b);
+}
+
+void
+sess_peer_reset(struct peer *p, const struct bgp_error *err)
+{
+	for (int i = 0; i < 2; i++) {
+		struct bconn *b = p->conn[i];
+		if (b && b->fsm.state == FSM_ST_ESTABLISHED) {
+			bconn_event(b, FSM_EV_UPDATE_ERR, NULL, err);
+			bconn_after(b); /* may free p: nothing after this */
+			return;
+		}
+	}
 }

@@ -26,6 +26,7 @@
 #include "routehub/cfg.h"
 #include "routehub/fsm.h"
 #include "routehub/io.h"
+#include "export.h"
 
 struct rh_daemon;
 struct peer;
@@ -76,6 +77,7 @@ struct peer {
 	struct bconn *conn[2];
 	uint64_t up_since_ms; /* io_now_ms() when Established, 0 if not */
 	struct peer_stats st;
+	struct exp_member exp; /* routes in and out (export.c) */
 	char last_error[400];
 };
 
@@ -89,6 +91,7 @@ struct sess_loop {
 	unsigned ntcp;   /* TCP connections alive on this loop, closing ones included */
 	bool stopping;   /* shutdown in progress: refuse, no restarts */
 	bool stop_done;  /* reported to the main thread */
+	bool rib_pending; /* ops pushed since the last rib_flush */
 };
 
 /* ---- session.c ---------------------------------------------------------------- */
@@ -102,6 +105,9 @@ void sess_peer_update(struct peer *p, const struct cfg *c, const struct cfg_peer
 /* An accepted TCP connection for entry cp from remote. Takes fd. */
 void sess_incoming(struct sess_loop *sl, const struct cfg *c, const struct cfg_peer *cp, int fd,
                    const struct sockaddr *remote, socklen_t rlen);
+/* Reset the peer's established session with this NOTIFICATION (max routes,
+ * out of sync). */
+void sess_peer_reset(struct peer *p, const struct bgp_error *err);
 struct peer *sess_peer_find(struct sess_loop *sl, const char *name, const struct cfg_addr *addr);
 const char *sess_peer_state_name(const struct peer *p);
 enum fsm_state sess_peer_state(const struct peer *p);

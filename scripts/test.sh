@@ -2,7 +2,8 @@
 # The README's second command: install, build, and run the whole test suite.
 #   1. Release build, every test through ctest (unit, integration, interop).
 #   2. clang ASan+UBSan build, unit tests again.
-#   3. clang libFuzzer targets, each for RH_FUZZ_SECONDS (default 60) under ASan+UBSan.
+#   3. clang TSan build, the multi-threaded tests (RIB model test, attr interning).
+#   4. clang libFuzzer targets, each for RH_FUZZ_SECONDS (default 60) under ASan+UBSan.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
@@ -16,6 +17,11 @@ echo "== clang ASan+UBSan build, unit tests"
 CC=clang sh scripts/build.sh build-asan -DRH_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --output-on-failure -j "$jobs" -L unit)
+
+echo "== clang TSan build, multi-threaded tests (2 io threads, 2 shards)"
+CC=clang sh scripts/build.sh build-tsan -DRH_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo
+(cd build-tsan && RH_MODEL_IO=2 RH_MODEL_SHARDS=2 TSAN_OPTIONS=halt_on_error=1 \
+	ctest --output-on-failure -j "$jobs" -L tsan)
 
 echo "== libFuzzer targets"
 CC=clang sh scripts/build.sh build-fuzz -DRH_SANITIZE=address,undefined -DRH_FUZZ=ON \

@@ -1,0 +1,1487 @@
+/*
+ * export.c — routes in and out: ingest on the io threads, update groups on
+ * the shard threads, delivery back on the io threads.
+ *
+ * In (io thread): a decoded UPDATE's attributes are made canonical,
+ * adjusted for route reflection (RFC 4456 §8: ORIGINATOR_ID added, loops
+ * dropped), interned once, and every NLRI becomes an op for the shard that
+ * owns the prefix.
+ *
+ * Out (shard thread, callbacks of routehub/shard.h): peers with equal
+ * outbound policy and encoding form an update group. For the prefixes whose
+ * decision changed, the shard compares the new best with what the group was
+ * last sent (entry->adv, entry->adv_groups: the Adj-RIB-Out per group),
+ * groups the differences by (group, attribute set), applies the group's
+ * transform once (own AS prepended unless transparent (RFC 7947), LOCAL_PREF
+ * for iBGP, CLUSTER_LIST for reflection (RFC 4456)), and encodes each UPDATE
+ * once into a refcounted io_buf. A job carrying that buffer goes to every io
+ * thread on a shard -> io SPSC ring.
+ *
+ * Delivery (io thread, poll callback): each member of the group on that
+ * thread gets the shared buffer, unless a per-message exclusion applies —
+ * its AS is in the AS path (sender-side loop check) or it is the route's
+ * originator (RFC 4456) — in which case it gets a withdrawal of the same
+ * prefixes instead (encoded at most once per job). A new member gets the
+ * table from each shard in bounded chunks, then End-of-RIB (RFC 4724 §2).
+ * A member whose send queue passes EXP_SENDQ_LIMIT is out of sync; it is
+ * reset (Cease/Out of Resources) and resynchronised from the RIB by the new
+ * session's table dump: bounded memory, no lost route, nobody else waits.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ck_ring.h>
+
+#include "routehub/io.h"
+#include "routehub/log.h"
+#include "routehub/rib.h"
+#include "daemon_int.h"
+#include "export.h"
+#include "session.h"
+
+#define JOB_RING_SLOTS 4096
+#define MAX_ADV_PER_CALL 4096
+
+struct exp_group {
+	enum exp_kind kind;
+	bool transparent;
+	struct bgp_sess enc; /* what the members negotiated: AS width, families... */
+};
+
+enum job_type {
+	JOB_GROUP = 1, /* buf to every member of group */
+	JOB_PEER,      /* buf to one peer (table dump) */
+	JOB_DUMP_DONE, /* a shard finished peer's dump */
+	JOB_GONE,      /* a shard forgot peer id */
+};
+
+struct exp_job {
+	uint8_t type;
+	uint8_t af;
+	uint16_t pad;
+	uint32_t target; /* group or peer id */
+	struct io_buf *buf;
+	struct attr_set *attrs; /* stored set of an announcement, for exclusions */
+	uint32_t npfx;
+	struct bgp_prefix pfx[]; /* an announcement's prefixes, for the withdrawal */
+};
+
+struct job_ring {
+	struct ck_ring ring;
+	struct ck_ring_buffer *buf;
+};
+
+/* Prefix set for exact Adj-RIB-In counting (max_routes). */
+struct pfx_key {
+	uint8_t af, len, used, pad;
+	uint32_t path_id;
+	uint8_t addr[16];
+};
+struct pfx_set {
+	struct pfx_key *v;
+	uint32_t cap, n, tomb;
+};
+
+struct exp {
+	struct rh_daemon *d;
+	unsigned nio, nshards;
+	uint32_t local_as, router_id, cluster_id;
+	struct rib_shards *shards;
+	pthread_mutex_t mu; /* groups and ids: rare writers */
+	struct exp_group groups[EXP_MAX_GROUPS];
+	atomic_uint ngroups;
+	uint32_t *free_ids;
+	uint32_t nfree, next_id;
+	atomic_int peer_group[RIB_MAX_PEERS];
+	atomic_int peer_loop[RIB_MAX_PEERS];
+	struct job_ring *rings; /* [shard * nio + io] */
+	struct peer **by_id;    /* slot owned by the peer's io thread */
+	uint8_t *gone;          /* shards that forgot the id; owner io thread */
+	struct peer **members;  /* [io * EXP_MAX_GROUPS + g]: list heads */
+	atomic_int stopping;    /* io loops are going: shards drop jobs */
+};
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+static int
+sess_mask(const struct bgp_sess *s)
+{
+	return s->as4 | s->ext_msg << 1 | s->af[0] << 2 | s->af[1] << 3 |
+	       (s->addpath_tx[0] != 0) << 4 | (s->addpath_tx[1] != 0) << 5;
+}
+
+static int
+group_get(struct exp *x, enum exp_kind kind, bool transparent, const struct bgp_sess *s)
+{
+	unsigned n = atomic_load_explicit(&x->ngroups, memory_order_acquire);
+	struct bgp_sess enc;
+	int r = -1;
+
+	memset(&enc, 0, sizeof(enc));
+	enc.as4 = s->as4;
+	enc.ext_msg = s->ext_msg;
+	enc.af[0] = s->af[0];
+	enc.af[1] = s->af[1];
+	/* We send one path per prefix: no ADD-PATH on the way out. */
+	for (unsigned i = 0; i < n; i++)
+		if (x->groups[i].kind == kind && x->groups[i].transparent == transparent &&
+		    sess_mask(&x->groups[i].enc) == sess_mask(&enc))
+			return (int)i;
+	pthread_mutex_lock(&x->mu);
+	n = atomic_load_explicit(&x->ngroups, memory_order_relaxed);
+	for (unsigned i = 0; i < n; i++)
+		if (x->groups[i].kind == kind && x->groups[i].transparent == transparent &&
+		    sess_mask(&x->groups[i].enc) == sess_mask(&enc)) {
+			r = (int)i;
+			goto out;
+		}
+	if (n < EXP_MAX_GROUPS) {
+		x->groups[n].kind = kind;
+		x->groups[n].transparent = transparent;
+		x->groups[n].enc = enc;
+		/* release: the group's fields before its count (shards load
+		 * ngroups with acquire). */
+		atomic_store_explicit(&x->ngroups, n + 1, memory_order_release);
+		r = (int)n;
+	}
+out:
+	pthread_mutex_unlock(&x->mu);
+	return r;
+}
+
+static uint32_t
+id_alloc(struct exp *x)
+{
+	uint32_t id = 0;
+
+	pthread_mutex_lock(&x->mu);
+	if (x->nfree)
+		id = x->free_ids[--x->nfree];
+	else if (x->next_id < RIB_MAX_PEERS)
+		id = x->next_id++;
+	pthread_mutex_unlock(&x->mu);
+	return id;
+}
+
+static void
+id_release(struct exp *x, uint32_t id)
+{
+	pthread_mutex_lock(&x->mu);
+	x->free_ids[x->nfree++] = id;
+	pthread_mutex_unlock(&x->mu);
+}
+
+static void
+to_bgp_prefix(const struct rib_prefix *r, struct bgp_prefix *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->af = r->af;
+	b->len = r->len;
+	memcpy(b->addr, r->addr, 16);
+}
+
+/* ---- prefix sets (max_routes) --------------------------------------------------------------- */
+
+static uint64_t
+pfx_hash(const struct pfx_key *k)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)k->af << 8 | k->len) ^
+	             ((uint64_t)k->path_id << 16);
+	for (int i = 0; i < 16; i++)
+		h = (h ^ k->addr[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static bool
+pfx_eq(const struct pfx_key *a, const struct pfx_key *b)
+{
+	return a->af == b->af && a->len == b->len && a->path_id == b->path_id &&
+	       memcmp(a->addr, b->addr, 16) == 0;
+}
+
+static int
+pfx_grow(struct pfx_set *s)
+{
+	uint32_t ncap = s->cap ? s->cap * 2 : 256;
+	struct pfx_key *nv = calloc(ncap, sizeof(*nv)), *ov = s->v;
+	uint32_t ocap = s->cap;
+
+	if (!nv)
+		return -1;
+	s->v = nv;
+	s->cap = ncap;
+	s->n = s->tomb = 0;
+	for (uint32_t i = 0; i < ocap; i++) {
+		if (ov[i].used != 1)
+			continue;
+		uint32_t j = (uint32_t)pfx_hash(&ov[i]) & (ncap - 1);
+		while (nv[j].used)
+			j = (j + 1) & (ncap - 1);
+		nv[j] = ov[i];
+		s->n++;
+	}
+	free(ov);
+	return 0;
+}
+
+/* 1 if inserted, 0 if present, -1 on memory. used: 1 live, 2 tombstone. */
+static int
+pfx_add(struct pfx_set *s, const struct pfx_key *k)
+{
+	uint32_t j, t = UINT32_MAX;
+
+	if ((s->n + s->tomb + 1) * 10 >= s->cap * 7 && pfx_grow(s) < 0)
+		return -1;
+	for (j = (uint32_t)pfx_hash(k) & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+		if (s->v[j].used == 0)
+			break;
+		if (s->v[j].used == 2) {
+			if (t == UINT32_MAX)
+				t = j;
+			continue;
+		}
+		if (pfx_eq(&s->v[j], k))
+			return 0;
+	}
+	if (t != UINT32_MAX) {
+		j = t;
+		s->tomb--;
+	}
+	s->v[j] = *k;
+	s->v[j].used = 1;
+	s->n++;
+	return 1;
+}
+
+static int
+pfx_del(struct pfx_set *s, const struct pfx_key *k)
+{
+	if (!s->cap)
+		return 0;
+	for (uint32_t j = (uint32_t)pfx_hash(k) & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+		if (s->v[j].used == 0)
+			return 0;
+		if (s->v[j].used == 1 && pfx_eq(&s->v[j], k)) {
+			s->v[j].used = 2;
+			s->n--;
+			s->tomb++;
+			return 1;
+		}
+	}
+}
+
+static bool
+pfx_has(const struct pfx_set *s, const struct pfx_key *k)
+{
+	if (!s->cap)
+		return false;
+	for (uint32_t j = (uint32_t)pfx_hash(k) & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+		if (s->v[j].used == 0)
+			return false;
+		if (s->v[j].used == 1 && pfx_eq(&s->v[j], k))
+			return true;
+	}
+}
+
+static void
+pfx_key_of(struct pfx_key *k, const struct bgp_prefix *p)
+{
+	memset(k, 0, sizeof(*k));
+	k->af = p->af;
+	k->len = p->len;
+	k->path_id = p->path_id;
+	memcpy(k->addr, p->addr, 16);
+}
+
+/* ---- canonical attribute edits ---------------------------------------------------------------- */
+
+/* Output builder for attribute sequences (canonical form, type order). */
+struct abuf {
+	uint8_t *p;
+	size_t len, cap;
+	int err;
+};
+
+static void
+ab_attr(struct abuf *b, uint8_t flags, uint8_t type, const uint8_t *v, size_t len)
+{
+	size_t hl = len > 255 ? 4 : 3;
+	if (b->err || b->cap - b->len < hl + len || len > 0xffff) {
+		b->err = 1;
+		return;
+	}
+	b->p[b->len] = (uint8_t)((flags & ~BGP_ATTR_FLAG_EXTLEN) | (len > 255 ? BGP_ATTR_FLAG_EXTLEN : 0));
+	b->p[b->len + 1] = type;
+	if (hl == 4) {
+		b->p[b->len + 2] = (uint8_t)(len >> 8);
+		b->p[b->len + 3] = (uint8_t)len;
+	} else {
+		b->p[b->len + 2] = (uint8_t)len;
+	}
+	if (len)
+		memcpy(b->p + b->len + hl, v, len);
+	b->len += hl + len;
+}
+
+static void
+put32be(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* RFC 4456 §8 at ingress from an internal peer: add ORIGINATOR_ID (the
+ * peer's BGP identifier) when missing. Returns the new length. */
+static size_t
+canon_add_originator(const uint8_t *in, size_t len, uint8_t *out, size_t cap, uint32_t id)
+{
+	struct bgp_attr_iter it = {in, len, 0};
+	struct abuf b = {out, 0, cap, 0};
+	struct bgp_attr a;
+	uint8_t v[4];
+	bool done = false;
+
+	put32be(v, id);
+	while (bgp_attr_next(&it, &a) == 1) {
+		if (!done && a.type > BGP_ATTR_ORIGINATOR_ID) {
+			ab_attr(&b, BGP_ATTR_FLAG_OPTIONAL, BGP_ATTR_ORIGINATOR_ID, v, 4);
+			done = true;
+		}
+		ab_attr(&b, a.flags, a.type, a.val, a.len);
+	}
+	if (!done)
+		ab_attr(&b, BGP_ATTR_FLAG_OPTIONAL, BGP_ATTR_ORIGINATOR_ID, v, 4);
+	return b.err ? 0 : b.len;
+}
+
+/* The group's outbound transform of a stored attribute set. */
+static size_t
+canon_export(const struct exp *x, const struct exp_group *g, const struct attr_set *as,
+             bool from_ibgp, uint8_t *out, size_t cap)
+{
+	struct bgp_attr_iter it = {as->data, as->len, 0};
+	struct abuf b = {out, 0, cap, 0};
+	struct bgp_attr a;
+	uint8_t v[1024];
+	bool ebgp = g->kind == EXP_KIND_EBGP, lp_done = false, cl_done = false;
+
+	while (bgp_attr_next(&it, &a) == 1) {
+		/* iBGP: LOCAL_PREF is mandatory (RFC 4271 §5.1.5). */
+		if (!ebgp && !lp_done && a.type > BGP_ATTR_LOCAL_PREF) {
+			put32be(v, 100);
+			ab_attr(&b, BGP_ATTR_FLAG_TRANSITIVE, BGP_ATTR_LOCAL_PREF, v, 4);
+			lp_done = true;
+		}
+		/* Reflection of an internal route: our cluster id first
+		 * (RFC 4456 §8). */
+		if (!ebgp && from_ibgp && !cl_done && a.type > BGP_ATTR_CLUSTER_LIST) {
+			put32be(v, x->cluster_id);
+			ab_attr(&b, BGP_ATTR_FLAG_OPTIONAL, BGP_ATTR_CLUSTER_LIST, v, 4);
+			cl_done = true;
+		}
+		switch (a.type) {
+		case BGP_ATTR_AS_PATH:
+			if (ebgp && !g->transparent) {
+				/* RFC 4271 §5.1.2: prepend our AS as a new
+				 * leftmost AS_SEQUENCE member. */
+				size_t l = 0;
+				if (a.len >= 2 && a.val[0] == BGP_ASPATH_SEQUENCE && a.val[1] < 255) {
+					v[0] = BGP_ASPATH_SEQUENCE;
+					v[1] = (uint8_t)(a.val[1] + 1);
+					put32be(v + 2, x->local_as);
+					if ((size_t)a.len - 2 + 6 > sizeof(v)) {
+						b.err = 1;
+						break;
+					}
+					memcpy(v + 6, a.val + 2, a.len - 2);
+					l = 6 + (size_t)a.len - 2;
+				} else {
+					v[0] = BGP_ASPATH_SEQUENCE;
+					v[1] = 1;
+					put32be(v + 2, x->local_as);
+					if ((size_t)a.len + 6 > sizeof(v)) {
+						b.err = 1;
+						break;
+					}
+					memcpy(v + 6, a.val, a.len);
+					l = 6 + (size_t)a.len;
+				}
+				ab_attr(&b, a.flags, a.type, v, l);
+				continue;
+			}
+			break;
+		case BGP_ATTR_LOCAL_PREF:
+			lp_done = true;
+			if (ebgp)
+				continue; /* RFC 4271 §5.1.5: not to external peers */
+			break;
+		case BGP_ATTR_ORIGINATOR_ID:
+			if (ebgp)
+				continue; /* RFC 4456 §8: internal to the AS */
+			break;
+		case BGP_ATTR_CLUSTER_LIST:
+			if (ebgp)
+				continue;
+			if (from_ibgp) {
+				if ((size_t)a.len + 4 > sizeof(v)) {
+					b.err = 1;
+					break;
+				}
+				put32be(v, x->cluster_id);
+				memcpy(v + 4, a.val, a.len);
+				ab_attr(&b, a.flags, a.type, v, (size_t)a.len + 4);
+				cl_done = true;
+				continue;
+			}
+			break;
+		}
+		ab_attr(&b, a.flags, a.type, a.val, a.len);
+	}
+	if (!ebgp && !lp_done) {
+		put32be(v, 100);
+		ab_attr(&b, BGP_ATTR_FLAG_TRANSITIVE, BGP_ATTR_LOCAL_PREF, v, 4);
+	}
+	if (!ebgp && from_ibgp && !cl_done) {
+		put32be(v, x->cluster_id);
+		ab_attr(&b, BGP_ATTR_FLAG_OPTIONAL, BGP_ATTR_CLUSTER_LIST, v, 4);
+	}
+	return b.err ? 0 : b.len;
+}
+
+/* May a route with this best path go to group g at all? (RFC 1997, RFC 4456) */
+static bool
+exportable(const struct exp_group *g, const struct rib_path *best)
+{
+	const struct attr_info *i = &best->attrs->info;
+
+	if (i->flags & ATTR_F_NO_ADVERTISE)
+		return false;
+	if (g->kind == EXP_KIND_EBGP && (i->flags & (ATTR_F_NO_EXPORT | ATTR_F_NO_PEER)))
+		return false;
+	if (!g->enc.af[best->attrs->info.nh_af < BGP_AF_MAX ? 0 : 0] && 0)
+		return false;
+	/* RFC 4456 §6: a route from a non-client goes to clients only. */
+	if (best->peer->type == RIB_PEER_IBGP && g->kind == EXP_KIND_IBGP)
+		return false;
+	return true;
+}
+
+/* ---- shard side: encode and hand out -------------------------------------------------------------- */
+
+static void
+job_push(struct exp *x, unsigned shard, unsigned io, struct exp_job *j)
+{
+	struct job_ring *r = &x->rings[shard * x->nio + io];
+
+	/* Backpressure on the shard: bounded rings, the io thread drains. */
+	while (!ck_ring_enqueue_spsc(&r->ring, r->buf, j)) {
+		if (atomic_load_explicit(&x->stopping, memory_order_acquire)) {
+			if (j->buf)
+				io_buf_unref(j->buf);
+			if (j->attrs)
+				attr_unref(j->attrs);
+			free(j);
+			return;
+		}
+		io_loop_wake(x->d->loops[io].io);
+		struct timespec ts = {0, 50000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void
+job_wake(struct exp *x, unsigned io)
+{
+	io_loop_wake(x->d->loops[io].io);
+}
+
+/* Encode as many UPDATEs as needed for prefixes v[0..n) of family af, with
+ * attrs (NULL: withdrawals), and hand each out via emit(). */
+struct emit_ctx {
+	struct exp *x;
+	unsigned shard;
+	int type;        /* JOB_GROUP or JOB_PEER */
+	uint32_t target;
+	struct attr_set *stored; /* for exclusions */
+	unsigned io_only;        /* JOB_PEER: the owner loop */
+};
+
+static void
+emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af, const struct bgp_prefix *v, size_t n)
+{
+	struct exp *x = c->x;
+	size_t sz = sizeof(struct exp_job) + (c->stored ? n * sizeof(struct bgp_prefix) : 0);
+
+	for (unsigned io = 0; io < x->nio; io++) {
+		struct exp_job *j;
+		if (c->type == JOB_PEER && io != c->io_only)
+			continue;
+		j = malloc(sz);
+		if (!j)
+			continue;
+		j->type = (uint8_t)c->type;
+		j->af = af;
+		j->target = c->target;
+		j->buf = io_buf_ref(buf);
+		j->attrs = c->stored ? attr_ref(c->stored) : NULL;
+		j->npfx = c->stored ? (uint32_t)n : 0;
+		if (c->stored)
+			memcpy(j->pfx, v, n * sizeof(*v));
+		job_push(x, c->shard, io, j);
+	}
+	io_buf_unref(buf);
+}
+
+static void
+encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uint8_t *attrs,
+           size_t alen, struct bgp_prefix *v, size_t n)
+{
+	const size_t max = bgp_sess_max_msg(enc);
+	size_t i = 0;
+
+	while (i < n) {
+		size_t avail, used = 0, k = i, len;
+		struct bgp_update_spec sp;
+		struct io_buf *buf;
+
+		/* header, two length fields, attributes, MP header growth */
+		if (attrs)
+			avail = max - 23 - alen - 1;
+		else
+			avail = max - 23 - (af == BGP_AF_IPV6 ? 7 : 0);
+		while (k < n && used + bgp_prefix_wire_len(&v[k], enc) <= avail)
+			used += bgp_prefix_wire_len(&v[k++], enc);
+		if (k == i)
+			return; /* attributes too large for any prefix: drop */
+		memset(&sp, 0, sizeof(sp));
+		sp.mp_unreach_af = -1;
+		if (attrs) {
+			sp.attrs = attrs;
+			sp.attrs_len = alen;
+			if (af == BGP_AF_IPV4 && !bgp_attr_find(attrs, alen, BGP_ATTR_MP_REACH_NLRI,
+			                                        &(struct bgp_attr){0})) {
+				sp.mp_reach = v + i;
+				sp.n_mp_reach = k - i;
+			} else if (af == BGP_AF_IPV4) {
+				sp.nlri = v + i;
+				sp.n_nlri = k - i;
+			} else {
+				sp.mp_reach = v + i;
+				sp.n_mp_reach = k - i;
+			}
+		} else if (af == BGP_AF_IPV4) {
+			sp.withdrawn = v + i;
+			sp.n_withdrawn = k - i;
+		} else {
+			sp.mp_unreach = v + i;
+			sp.n_mp_unreach = k - i;
+			sp.mp_unreach_af = af;
+		}
+		buf = io_buf_new(max);
+		if (!buf)
+			return;
+		if (bgp_update_encode(&sp, enc, buf->data, max, &len) < 0) {
+			io_buf_unref(buf);
+			return;
+		}
+		buf->len = (uint32_t)len;
+		emit(c, buf, af, v + i, k - i);
+		i = k;
+	}
+}
+
+/* Per group, the announcements of one call grouped by attribute set. */
+struct adv_item {
+	struct attr_set *stored;
+	bool from_ibgp;
+	uint8_t af;
+	uint32_t n, cap;
+	struct bgp_prefix *v;
+};
+
+struct adv_tab {
+	struct adv_item *items;
+	unsigned n, cap;
+	struct bgp_prefix *wd[2];
+	uint32_t nwd[2], capwd[2];
+};
+
+static struct adv_item *
+adv_find(struct adv_tab *t, struct attr_set *a, bool from_ibgp, uint8_t af)
+{
+	for (unsigned i = t->n; i-- > 0;)
+		if (t->items[i].stored == a && t->items[i].af == af &&
+		    t->items[i].from_ibgp == from_ibgp)
+			return &t->items[i];
+	if (t->n == t->cap) {
+		unsigned nc = t->cap ? t->cap * 2 : 16;
+		struct adv_item *nv = realloc(t->items, nc * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		t->items = nv;
+		t->cap = nc;
+	}
+	memset(&t->items[t->n], 0, sizeof(t->items[t->n]));
+	t->items[t->n].stored = a;
+	t->items[t->n].from_ibgp = from_ibgp;
+	t->items[t->n].af = af;
+	return &t->items[t->n++];
+}
+
+static int
+vec_add(struct bgp_prefix **v, uint32_t *n, uint32_t *cap, const struct rib_prefix *p)
+{
+	if (*n == *cap) {
+		uint32_t nc = *cap ? *cap * 2 : 64;
+		struct bgp_prefix *nv = realloc(*v, nc * sizeof(*nv));
+		if (!nv)
+			return -1;
+		*v = nv;
+		*cap = nc;
+	}
+	to_bgp_prefix(p, &(*v)[(*n)++]);
+	return 0;
+}
+
+static void
+adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_only,
+          const struct exp_group *g, struct adv_tab *t)
+{
+	static __thread uint8_t canon[BGP_CANON_MAX / 2];
+	struct emit_ctx c = {x, shard, type, target, NULL, io_only};
+
+	for (int af = 0; af < 2; af++) {
+		if (t->nwd[af] && g->enc.af[af]) {
+			c.stored = NULL;
+			encode_out(&c, &g->enc, (uint8_t)af, NULL, 0, t->wd[af], t->nwd[af]);
+		}
+		t->nwd[af] = 0;
+	}
+	for (unsigned i = 0; i < t->n; i++) {
+		struct adv_item *it = &t->items[i];
+		size_t l;
+		if (g->enc.af[it->af]) {
+			l = canon_export(x, g, it->stored, it->from_ibgp, canon, sizeof(canon));
+			if (l) {
+				c.stored = it->stored;
+				encode_out(&c, &g->enc, it->af, canon, l, it->v, it->n);
+			}
+		}
+		free(it->v);
+	}
+	t->n = 0;
+}
+
+static void
+adv_fini(struct adv_tab *t)
+{
+	free(t->items);
+	free(t->wd[0]);
+	free(t->wd[1]);
+}
+
+static void
+cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
+{
+	struct exp *x = arg;
+	unsigned ng = atomic_load_explicit(&x->ngroups, memory_order_acquire);
+	struct adv_tab tabs[EXP_MAX_GROUPS];
+	bool used_io[64];
+
+	memset(tabs, 0, sizeof(tabs));
+	for (unsigned i = 0; i < n; i++) {
+		struct rib_entry *e = v[i];
+		const struct rib_path *best = e->best >= 0 ? &e->paths[e->best] : NULL;
+		struct attr_set *want = best ? best->attrs : NULL;
+		uint32_t groups = 0;
+
+		for (unsigned g = 0; g < ng; g++) {
+			bool ok = best && exportable(&x->groups[g], best);
+			bool had = e->adv_groups & (1u << g);
+			if (ok) {
+				groups |= 1u << g;
+				if (!had || e->adv != want) {
+					struct adv_item *it = adv_find(&tabs[g], want,
+					                               best->peer->type != RIB_PEER_EBGP,
+					                               e->pfx.af);
+					if (it)
+						vec_add(&it->v, &it->n, &it->cap, &e->pfx);
+				}
+			} else if (had) {
+				vec_add(&tabs[g].wd[e->pfx.af], &tabs[g].nwd[e->pfx.af],
+				        &tabs[g].capwd[e->pfx.af], &e->pfx);
+			}
+		}
+		/* The group Adj-RIB-Out: what each group now has. */
+		if (want)
+			attr_ref(want);
+		if (e->adv)
+			attr_unref(e->adv);
+		e->adv = groups ? want : NULL;
+		if (!groups && want)
+			attr_unref(want);
+		e->adv_groups = groups;
+	}
+	(void)used_io;
+	for (unsigned g = 0; g < ng; g++) {
+		adv_flush(x, shard, JOB_GROUP, g, 0, &x->groups[g], &tabs[g]);
+		adv_fini(&tabs[g]);
+	}
+	for (unsigned io = 0; io < x->nio; io++)
+		job_wake(x, io);
+}
+
+static void
+cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsigned n)
+{
+	struct exp *x = arg;
+	int g = atomic_load_explicit(&x->peer_group[peer_id], memory_order_acquire);
+	int io = atomic_load_explicit(&x->peer_loop[peer_id], memory_order_acquire);
+	struct adv_tab t;
+
+	if (g < 0 || io < 0)
+		return;
+	memset(&t, 0, sizeof(t));
+	for (unsigned i = 0; i < n; i++) {
+		struct rib_entry *e = v[i];
+		const struct rib_path *best = &e->paths[e->best];
+		if (!exportable(&x->groups[g], best))
+			continue;
+		struct adv_item *it = adv_find(&t, best->attrs, best->peer->type != RIB_PEER_EBGP,
+		                               e->pfx.af);
+		if (it)
+			vec_add(&it->v, &it->n, &it->cap, &e->pfx);
+	}
+	adv_flush(x, shard, JOB_PEER, peer_id, (unsigned)io, &x->groups[g], &t);
+	adv_fini(&t);
+	job_wake(x, (unsigned)io);
+}
+
+static void
+marker(struct exp *x, unsigned shard, int type, uint32_t peer_id)
+{
+	int io = atomic_load_explicit(&x->peer_loop[peer_id], memory_order_acquire);
+	struct exp_job *j;
+
+	if (io < 0)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->type = (uint8_t)type;
+	j->target = peer_id;
+	job_push(x, shard, (unsigned)io, j);
+	job_wake(x, (unsigned)io);
+}
+
+static void
+cb_dump_done(void *arg, unsigned shard, uint32_t peer_id)
+{
+	marker(arg, shard, JOB_DUMP_DONE, peer_id);
+}
+
+static void
+cb_peer_gone(void *arg, unsigned shard, uint32_t peer_id)
+{
+	marker(arg, shard, JOB_GONE, peer_id);
+}
+
+static void
+cb_entry_free(void *arg, unsigned shard, struct rib_entry *e)
+{
+	(void)arg;
+	(void)shard;
+	if (e->adv) {
+		attr_unref(e->adv);
+		e->adv = NULL;
+	}
+}
+
+static const struct rib_export_ops exp_ops = {
+	.changed = cb_changed,
+	.dump = cb_dump,
+	.dump_done = cb_dump_done,
+	.peer_gone = cb_peer_gone,
+	.entry_free = cb_entry_free,
+};
+
+/* ---- io side: delivery ----------------------------------------------------------------------------- */
+
+static struct io_conn *
+peer_conn(struct peer *p)
+{
+	struct bconn *b = p->conn[0];
+	if (b && b->fsm.state == FSM_ST_ESTABLISHED && b->tcp)
+		return b->tcp->io;
+	return NULL;
+}
+
+static void
+out_of_sync(struct peer *p)
+{
+	struct bgp_error e;
+
+	memset(&e, 0, sizeof(e));
+	e.code = BGP_ERR_CEASE;
+	e.subcode = BGP_ERR_CEASE_RESOURCES;
+	e.reason = "send queue over its bound: out of sync";
+	log_warn("peer %s %s: not reading (send queue over %u MB): resetting to resync",
+	         p->cp->name, p->addrstr, EXP_SENDQ_LIMIT >> 20);
+	snprintf(p->last_error, sizeof(p->last_error), "out of sync: send queue full");
+	sess_peer_reset(p, &e);
+}
+
+static void
+send_buf(struct peer *p, struct io_buf *b)
+{
+	struct io_conn *c = peer_conn(p);
+	struct io_conn_stats st;
+
+	if (!c || p->exp.group < 0)
+		return;
+	io_conn_stats(c, &st);
+	if (st.sendq_bytes > EXP_SENDQ_LIMIT) {
+		out_of_sync(p);
+		return;
+	}
+	if (io_conn_send(c, b) == 0)
+		p->st.msgs_out++;
+}
+
+/* Per-message exclusions: sender-side loop check, originator (RFC 4456). */
+static bool
+excluded(const struct peer *p, const struct attr_set *a)
+{
+	struct bgp_attr at;
+
+	if (!a)
+		return false;
+	if (p->exp.bgp_id && (a->info.flags & ATTR_F_ORIGINATOR) &&
+	    a->info.originator_id == p->exp.bgp_id)
+		return true;
+	if (!p->cp->ibgp && bgp_attr_find(a->data, a->len, BGP_ATTR_AS_PATH, &at) == 0 &&
+	    bgp_aspath_contains(at.val, at.len, p->exp.asn))
+		return true;
+	return false;
+}
+
+static struct io_buf *
+withdrawal_for(struct exp *x, const struct exp_job *j, const struct bgp_sess *enc)
+{
+	const size_t max = bgp_sess_max_msg(enc);
+	struct bgp_update_spec sp;
+	struct io_buf *b;
+	size_t len;
+
+	(void)x;
+	memset(&sp, 0, sizeof(sp));
+	sp.mp_unreach_af = -1;
+	if (j->af == BGP_AF_IPV4) {
+		sp.withdrawn = j->pfx;
+		sp.n_withdrawn = j->npfx;
+	} else {
+		sp.mp_unreach = j->pfx;
+		sp.n_mp_unreach = j->npfx;
+		sp.mp_unreach_af = j->af;
+	}
+	b = io_buf_new(max);
+	if (!b)
+		return NULL;
+	/* Withdrawals are shorter than the announcement they replace. */
+	if (bgp_update_encode(&sp, enc, b->data, max, &len) < 0) {
+		io_buf_unref(b);
+		return NULL;
+	}
+	b->len = (uint32_t)len;
+	return b;
+}
+
+static void
+send_eor(struct peer *p)
+{
+	struct bconn *b = p->conn[0];
+	const struct bgp_sess *s;
+	uint8_t buf[64];
+	size_t len;
+
+	if (!b || b->fsm.state != FSM_ST_ESTABLISHED || !b->tcp || p->exp.eor_sent)
+		return;
+	s = &b->fsm.nego.sess;
+	p->exp.eor_sent = true;
+	for (int af = 0; af < BGP_AF_MAX; af++) {
+		struct bgp_update_spec sp;
+		if (!s->af[af])
+			continue;
+		memset(&sp, 0, sizeof(sp));
+		sp.mp_unreach_af = af == BGP_AF_IPV4 ? -1 : af;
+		if (bgp_update_encode(&sp, s, buf, sizeof(buf), &len) == 0 &&
+		    io_conn_send_copy(b->tcp->io, buf, len) == 0)
+			p->st.msgs_out++;
+	}
+}
+
+static void
+job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
+{
+	struct peer *p, *next;
+	struct io_buf *wd = NULL;
+
+	switch (j->type) {
+	case JOB_GROUP:
+		for (p = x->members[sl->idx * EXP_MAX_GROUPS + j->target]; p; p = next) {
+			/* send_buf may reset p (out of sync) and unlink it. */
+			next = p->exp.gnext;
+			if (!excluded(p, j->attrs)) {
+				send_buf(p, j->buf);
+				continue;
+			}
+			if (!wd)
+				wd = withdrawal_for(x, j, &x->groups[j->target].enc);
+			if (wd)
+				send_buf(p, wd);
+		}
+		break;
+	case JOB_PEER:
+		p = x->by_id[j->target];
+		if (p && !excluded(p, j->attrs))
+			send_buf(p, j->buf);
+		break;
+	case JOB_DUMP_DONE:
+		p = x->by_id[j->target];
+		if (p && ++p->exp.dumps_done == x->nshards)
+			send_eor(p);
+		break;
+	case JOB_GONE:
+		if (++x->gone[j->target] == x->nshards) {
+			x->gone[j->target] = 0;
+			atomic_store_explicit(&x->peer_loop[j->target], -1, memory_order_relaxed);
+			id_release(x, j->target);
+		}
+		break;
+	}
+	if (wd)
+		io_buf_unref(wd);
+	if (j->buf)
+		io_buf_unref(j->buf);
+	if (j->attrs)
+		attr_unref(j->attrs);
+	free(j);
+}
+
+void
+exp_poll(struct exp *x, struct sess_loop *sl)
+{
+	exp_flush(x, sl);
+	for (unsigned sh = 0; sh < x->nshards; sh++) {
+		struct job_ring *r = &x->rings[sh * x->nio + sl->idx];
+		struct exp_job *j;
+		/* Bounded per call: other work of the loop gets its turn. */
+		for (unsigned k = 0; k < 4096; k++) {
+			if (!ck_ring_dequeue_spsc(&r->ring, r->buf, &j))
+				break;
+			job_run(x, sl, j);
+		}
+		if (ck_ring_size(&r->ring) > 0)
+			io_loop_wake(sl->io);
+	}
+	attr_thread_poll();
+}
+
+void
+exp_flush(struct exp *x, struct sess_loop *sl)
+{
+	if (!x || !sl->rib_pending)
+		return;
+	sl->rib_pending = false;
+	rib_flush(x->shards, sl->idx);
+}
+
+static void
+pending(struct sess_loop *sl)
+{
+	if (!sl->rib_pending) {
+		sl->rib_pending = true;
+		/* The poll callback runs after this round: one flush per burst. */
+		io_loop_wake(sl->io);
+	}
+}
+
+/* ---- io side: ingest --------------------------------------------------------------------------------- */
+
+static void
+info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct attr_info *i)
+{
+	const struct bgp_attrs *a = &u->attrs;
+	struct bgp_attr at;
+
+	memset(i, 0, sizeof(*i));
+	i->origin = a->origin;
+	if (a->mask & (1ull << BGP_ATTR_MED)) {
+		i->flags |= ATTR_F_MED;
+		i->med = a->med;
+	}
+	if (a->mask & (1ull << BGP_ATTR_LOCAL_PREF)) {
+		i->flags |= ATTR_F_LOCAL_PREF;
+		i->local_pref = a->local_pref;
+	}
+	if (a->mask & (1ull << BGP_ATTR_ATOMIC_AGGREGATE))
+		i->flags |= ATTR_F_ATOMIC_AGGR;
+	if (bgp_attr_find(canon, len, BGP_ATTR_ORIGINATOR_ID, &at) == 0 && at.len == 4) {
+		i->flags |= ATTR_F_ORIGINATOR;
+		i->originator_id = (uint32_t)at.val[0] << 24 | (uint32_t)at.val[1] << 16 |
+		                   (uint32_t)at.val[2] << 8 | at.val[3];
+	}
+	if (bgp_attr_find(canon, len, BGP_ATTR_AS_PATH, &at) == 0) {
+		i->aspath_len = (uint16_t)bgp_aspath_count(at.val, at.len);
+		i->neighbor_as = bgp_aspath_first(at.val, at.len);
+		for (size_t k = 0; k + 2 <= at.len; k += 2 + (size_t)at.val[k + 1] * 4)
+			if (at.val[k] == BGP_ASPATH_SET)
+				i->flags |= ATTR_F_AS_SET;
+	}
+	i->cluster_len = (uint16_t)(a->cluster_list.len / 4);
+	if (a->communities.len) {
+		for (size_t k = 0; k + 4 <= a->communities.len; k += 4) {
+			const uint8_t *c = a->communities.p + k;
+			uint32_t v = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
+			if (v == BGP_COMM_NO_ADVERTISE)
+				i->flags |= ATTR_F_NO_ADVERTISE;
+			else if (v == BGP_COMM_NO_EXPORT)
+				i->flags |= ATTR_F_NO_EXPORT;
+			else if (v == BGP_COMM_NO_EXPORT_SUBCONFED)
+				i->flags |= ATTR_F_NO_EXPORT_SUB;
+			else if (v == BGP_COMM_NO_PEER)
+				i->flags |= ATTR_F_NO_PEER;
+		}
+	}
+	if (a->mask & (1ull << BGP_ATTR_MP_REACH_NLRI)) {
+		i->nh_af = a->mp_af;
+		memcpy(i->nh, a->mp_nh, a->mp_nh_len >= 16 ? 16 : a->mp_nh_len);
+	} else {
+		i->nh_af = BGP_AF_IPV4;
+		memcpy(i->nh, &a->nexthop, 4);
+	}
+}
+
+static void
+push_prefix(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_prefix *pf,
+            struct attr_set *a)
+{
+	struct rib_op op;
+
+	op.type = a ? RIB_OP_ANNOUNCE : RIB_OP_WITHDRAW;
+	op.af = pf->af;
+	op.len = pf->len;
+	op.pad = 0;
+	op.peer_id = p->exp.id;
+	op.path_id = pf->path_id;
+	memcpy(op.addr, pf->addr, 16);
+	op.attrs = a;
+	rib_push(x->shards, sl->idx, rib_shard_of(x->shards, pf->af, pf->len, pf->addr), &op);
+}
+
+/* Withdraw every prefix of a run; keep the held set exact. */
+static void
+withdraw_run(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_nlri *n)
+{
+	struct bgp_prefix pf;
+	size_t pos = 0;
+
+	while (bgp_nlri_next(n, &pos, &pf)) {
+		if (p->exp.held) {
+			struct pfx_key k;
+			pfx_key_of(&k, &pf);
+			if (pfx_del(p->exp.held, &k))
+				p->exp.routes--;
+		}
+		push_prefix(x, sl, p, &pf, NULL);
+	}
+}
+
+/* How many of an announcement run the peer does not hold yet. */
+static uint32_t
+count_new(const struct peer *p, const struct bgp_nlri *n)
+{
+	struct bgp_prefix pf;
+	size_t pos = 0;
+	uint32_t c = 0;
+
+	if (!p->exp.held)
+		return n->count;
+	while (bgp_nlri_next(n, &pos, &pf)) {
+		struct pfx_key k;
+		pfx_key_of(&k, &pf);
+		if (!pfx_has(p->exp.held, &k))
+			c++;
+	}
+	return c;
+}
+
+int
+exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
+           struct bgp_error *err)
+{
+	static __thread uint8_t canon[BGP_CANON_MAX];
+	static __thread uint8_t canon2[BGP_CANON_MAX / 2 + 64];
+	const struct bgp_nlri *ann[2] = {&u->nlri, &u->mp_reach};
+	struct attr_set *a = NULL;
+	struct attr_info info;
+	size_t len;
+	bool withdraw_all = u->action == BGP_ACT_WITHDRAW;
+
+	if (!x || !p->exp.id)
+		return 0;
+	withdraw_run(x, sl, p, &u->withdrawn);
+	withdraw_run(x, sl, p, &u->mp_unreach);
+	if (!u->nlri.count && !u->mp_reach.count)
+		goto out;
+
+	if (!withdraw_all) {
+		if (bgp_attrs_canon(u, canon, sizeof(canon), &len) < 0) {
+			withdraw_all = true;
+		} else {
+			const uint8_t *c = canon;
+			info_of(u, canon, len, &info);
+			if (p->cp->ibgp) {
+				/* RFC 4456 §8: loops through us are dropped. */
+				struct bgp_attr at;
+				if ((info.flags & ATTR_F_ORIGINATOR) &&
+				    info.originator_id == p->cfg->router_id)
+					withdraw_all = true;
+				if (bgp_attr_find(canon, len, BGP_ATTR_CLUSTER_LIST, &at) == 0)
+					for (size_t k = 0; k + 4 <= at.len; k += 4)
+						if (((uint32_t)at.val[k] << 24 |
+						     (uint32_t)at.val[k + 1] << 16 |
+						     (uint32_t)at.val[k + 2] << 8 | at.val[k + 3]) ==
+						    x->cluster_id)
+							withdraw_all = true;
+				if (!(info.flags & ATTR_F_ORIGINATOR) && !withdraw_all) {
+					size_t l2 = canon_add_originator(canon, len, canon2,
+					                                 sizeof(canon2), p->exp.bgp_id);
+					if (l2) {
+						c = canon2;
+						len = l2;
+						info.flags |= ATTR_F_ORIGINATOR;
+						info.originator_id = p->exp.bgp_id;
+					}
+				}
+			}
+			if (!withdraw_all) {
+				a = attr_intern(c, len, bgp_attrs_hash(c, len), &info);
+				if (!a)
+					withdraw_all = true;
+			}
+		}
+	}
+	if (withdraw_all) {
+		withdraw_run(x, sl, p, &u->nlri);
+		withdraw_run(x, sl, p, &u->mp_reach);
+		goto out;
+	}
+	/* Maximum routes (the reference's per-peer limit): routes held plus
+	 * the new ones of this UPDATE; over the limit the session goes. */
+	if (p->cp->max_routes && p->exp.held) {
+		uint64_t after = (uint64_t)p->exp.routes + count_new(p, &u->nlri) +
+		                 count_new(p, &u->mp_reach);
+		if (after > p->cp->max_routes) {
+			attr_unref(a);
+			memset(err, 0, sizeof(*err));
+			err->code = BGP_ERR_CEASE;
+			err->subcode = BGP_ERR_CEASE_MAX_PREFIX;
+			/* RFC 4486 §4: AFI, SAFI, upper bound. */
+			err->buf[0] = 0;
+			err->buf[1] = u->mp_reach.count ? u->mp_reach.af + 1 : 1;
+			err->buf[2] = 1;
+			put32be(err->buf + 3, p->cp->max_routes);
+			err->data = err->buf;
+			err->data_len = 7;
+			err->reason = "maximum number of prefixes reached";
+			pending(sl);
+			return -1;
+		}
+	}
+	for (int r = 0; r < 2; r++) {
+		struct bgp_prefix pf;
+		size_t pos = 0;
+		while (bgp_nlri_next(ann[r], &pos, &pf)) {
+			if (p->exp.held) {
+				struct pfx_key k;
+				pfx_key_of(&k, &pf);
+				if (pfx_add(p->exp.held, &k) == 1)
+					p->exp.routes++;
+			}
+			push_prefix(x, sl, p, &pf, attr_ref(a));
+		}
+	}
+	attr_unref(a);
+out:
+	pending(sl);
+	return 0;
+}
+
+/* ---- io side: peer lifecycle ---------------------------------------------------------------------------- */
+
+void
+exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
+{
+	const struct bconn *b = p->conn[0];
+	const struct fsm_nego *n = &b->fsm.nego;
+	struct rib_peer *rp;
+	struct rib_op op;
+	enum exp_kind kind;
+	int g;
+	uint32_t id;
+
+	if (!x)
+		return;
+	if (p->exp.id)
+		exp_peer_down(x, sl, p);
+	id = id_alloc(x);
+	if (!id) {
+		log_error("peer %s %s: no rib peer id left", p->cp->name, p->addrstr);
+		return;
+	}
+	kind = p->cp->role == CFG_ROLE_RR_CLIENT ? EXP_KIND_RR_CLIENT
+	       : p->cp->ibgp                     ? EXP_KIND_IBGP
+	                                         : EXP_KIND_EBGP;
+	g = group_get(x, kind, p->cp->transparent, &n->sess);
+	if (g < 0) {
+		log_error("peer %s %s: too many update groups", p->cp->name, p->addrstr);
+		id_release(x, id);
+		return;
+	}
+	rp = calloc(1, sizeof(*rp));
+	if (!rp) {
+		id_release(x, id);
+		return;
+	}
+	rp->id = id;
+	rp->type = kind == EXP_KIND_EBGP ? RIB_PEER_EBGP
+	           : kind == EXP_KIND_RR_CLIENT ? RIB_PEER_RR_CLIENT
+	                                        : RIB_PEER_IBGP;
+	rp->asn = n->peer_as;
+	rp->router_id = n->peer_id;
+	rp->addr_af = p->addr.family == AF_INET ? BGP_AF_IPV4 : BGP_AF_IPV6;
+	memcpy(rp->addr, p->addr.addr, 16);
+	rp->role = (uint8_t)p->cp->role;
+	atomic_init(&rp->refs, x->nshards);
+
+	p->exp.id = id;
+	p->exp.group = g;
+	p->exp.dumps_done = 0;
+	p->exp.eor_sent = false;
+	p->exp.asn = n->peer_as;
+	p->exp.bgp_id = n->peer_id;
+	p->exp.routes = 0;
+	if (p->cp->max_routes) {
+		p->exp.held = calloc(1, sizeof(*p->exp.held));
+	}
+	x->by_id[id] = p;
+	x->gone[id] = 0;
+	atomic_store_explicit(&x->peer_loop[id], (int)sl->idx, memory_order_release);
+	atomic_store_explicit(&x->peer_group[id], g, memory_order_release);
+	/* Member of its group on this loop. */
+	p->exp.gprev = NULL;
+	p->exp.gnext = x->members[sl->idx * EXP_MAX_GROUPS + g];
+	if (p->exp.gnext)
+		p->exp.gnext->exp.gprev = p;
+	x->members[sl->idx * EXP_MAX_GROUPS + g] = p;
+
+	memset(&op, 0, sizeof(op));
+	op.type = RIB_OP_PEER_UP;
+	op.peer_id = id;
+	op.peer = rp;
+	rib_push_all(x->shards, sl->idx, &op);
+	op.type = RIB_OP_DUMP;
+	op.peer = NULL;
+	rib_push_all(x->shards, sl->idx, &op);
+	pending(sl);
+}
+
+void
+exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p)
+{
+	struct rib_op op;
+	uint32_t id = p->exp.id;
+
+	if (!x)
+		return;
+	if (!id)
+		return;
+	if (p->exp.group >= 0) {
+		if (p->exp.gprev)
+			p->exp.gprev->exp.gnext = p->exp.gnext;
+		else
+			x->members[sl->idx * EXP_MAX_GROUPS + p->exp.group] = p->exp.gnext;
+		if (p->exp.gnext)
+			p->exp.gnext->exp.gprev = p->exp.gprev;
+	}
+	p->exp.gnext = p->exp.gprev = NULL;
+	p->exp.group = -1;
+	x->by_id[id] = NULL;
+	atomic_store_explicit(&x->peer_group[id], -1, memory_order_release);
+	memset(&op, 0, sizeof(op));
+	op.type = RIB_OP_PEER_DOWN;
+	op.peer_id = id;
+	rib_push_all(x->shards, sl->idx, &op);
+	p->exp.id = 0;
+	if (p->exp.held) {
+		free(p->exp.held->v);
+		free(p->exp.held);
+		p->exp.held = NULL;
+	}
+	p->exp.routes = 0;
+	pending(sl);
+}
+
+void
+exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool begin)
+{
+	struct rib_op op;
+
+	if (!x)
+		return;
+	if (!p->exp.id)
+		return;
+	memset(&op, 0, sizeof(op));
+	op.type = begin ? RIB_OP_STALE_BEGIN : RIB_OP_STALE_END;
+	op.af = (uint8_t)af;
+	op.peer_id = p->exp.id;
+	rib_push_all(x->shards, sl->idx, &op);
+	pending(sl);
+}
+
+void
+exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p)
+{
+	struct rib_op op;
+
+	if (!x)
+		return;
+	if (!p->exp.id)
+		return;
+	memset(&op, 0, sizeof(op));
+	op.type = RIB_OP_DUMP;
+	op.peer_id = p->exp.id;
+	p->exp.dumps_done = 0;
+	p->exp.eor_sent = false;
+	rib_push_all(x->shards, sl->idx, &op);
+	pending(sl);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------------------------- */
+
+static void
+poll_cb(struct io_loop *l, void *arg)
+{
+	struct sess_loop *sl = arg;
+	(void)l;
+	exp_poll(sl->d->exp, sl);
+}
+
+int
+exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, uint32_t local_as,
+        uint32_t router_id, uint32_t cluster_id)
+{
+	struct exp *x = calloc(1, sizeof(*x));
+	struct rib_shards_conf c;
+
+	if (!x)
+		return -1;
+	x->d = d;
+	x->nio = nio;
+	x->nshards = nshards;
+	x->local_as = local_as;
+	x->router_id = router_id;
+	x->cluster_id = cluster_id;
+	x->next_id = 1;
+	pthread_mutex_init(&x->mu, NULL);
+	x->free_ids = calloc(RIB_MAX_PEERS, sizeof(*x->free_ids));
+	x->by_id = calloc(RIB_MAX_PEERS, sizeof(*x->by_id));
+	x->gone = calloc(RIB_MAX_PEERS, 1);
+	x->members = calloc((size_t)nio * EXP_MAX_GROUPS, sizeof(*x->members));
+	x->rings = calloc((size_t)nshards * nio, sizeof(*x->rings));
+	if (!x->free_ids || !x->by_id || !x->gone || !x->members || !x->rings)
+		goto fail;
+	for (unsigned i = 0; i < RIB_MAX_PEERS; i++) {
+		atomic_init(&x->peer_group[i], -1);
+		atomic_init(&x->peer_loop[i], -1);
+	}
+	for (size_t i = 0; i < (size_t)nshards * nio; i++) {
+		x->rings[i].buf = calloc(JOB_RING_SLOTS, sizeof(struct ck_ring_buffer));
+		if (!x->rings[i].buf)
+			goto fail;
+		ck_ring_init(&x->rings[i].ring, JOB_RING_SLOTS);
+	}
+	memset(&c, 0, sizeof(c));
+	c.nshards = nshards;
+	c.nio = nio;
+	c.decide.ecmp_through = RIB_STEP_AS_PATH;
+	c.exp = &exp_ops;
+	c.exp_arg = x;
+	if (rib_shards_new(&x->shards, &c) < 0)
+		goto fail;
+	for (unsigned i = 0; i < nio; i++)
+		io_loop_set_poll(d->loops[i].io, poll_cb, &d->loops[i]);
+	*out = x;
+	return 0;
+fail:
+	exp_free(x);
+	return -1;
+}
+
+int
+exp_start(struct exp *x)
+{
+	return rib_shards_start(x->shards);
+}
+
+void
+exp_stop(struct exp *x)
+{
+	if (!x)
+		return;
+	atomic_store_explicit(&x->stopping, 1, memory_order_release);
+	rib_shards_stop(x->shards);
+}
+
+struct rib_shards *
+exp_shards(struct exp *x)
+{
+	return x->shards;
+}
+
+void
+exp_free(struct exp *x)
+{
+	if (!x)
+		return;
+	if (x->shards)
+		rib_shards_free(x->shards);
+	for (size_t i = 0; x->rings && i < (size_t)x->nshards * x->nio; i++) {
+		struct exp_job *j;
+		if (!x->rings[i].buf)
+			continue;
+		while (ck_ring_dequeue_spsc(&x->rings[i].ring, x->rings[i].buf, &j)) {
+			if (j->buf)
+				io_buf_unref(j->buf);
+			if (j->attrs)
+				attr_unref(j->attrs);
+			free(j);
+		}
+		free(x->rings[i].buf);
+	}
+	free(x->rings);
+	free(x->members);
+	free(x->gone);
+	free(x->by_id);
+	free(x->free_ids);
+	pthread_mutex_destroy(&x->mu);
+	free(x);
+}

@@ -1,0 +1,68 @@
+/*
+ * export.h — private to engine/: route ingest (io thread -> shards) and
+ * export through update groups (shards -> io threads).
+ *
+ * Threads: ex_ingest_*, ex_peer_up/down, ex_poll run on the io thread that
+ * owns the peer; the shard callbacks in export.c run on shard threads; the
+ * group table and peer id allocator are shared (mutex on the rare writes,
+ * acquire loads on reads).
+ */
+#ifndef ENGINE_EXPORT_H
+#define ENGINE_EXPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "routehub/bgp.h"
+#include "routehub/shard.h"
+
+struct rh_daemon;
+struct sess_loop;
+struct peer;
+struct exp;
+
+#define EXP_MAX_GROUPS 32
+#define EXP_SENDQ_LIMIT (64u << 20) /* bytes queued to one peer: past it, out of sync */
+
+enum exp_kind {
+	EXP_KIND_EBGP = 0,  /* route-server client: third-party next hop */
+	EXP_KIND_IBGP,      /* iBGP non-client */
+	EXP_KIND_RR_CLIENT, /* route-reflector client (RFC 4456) */
+};
+
+/* Per-peer export state, embedded in struct peer; owned by its io thread. */
+struct exp_member {
+	uint32_t id;       /* rib peer id, 0 = none (ids start at 1) */
+	int group;         /* -1 when not a member */
+	struct peer *gnext, *gprev;
+	unsigned dumps_done; /* shards that finished this peer's table */
+	bool eor_sent;
+	uint32_t asn, bgp_id; /* the member's, for per-message exclusions */
+	uint32_t routes;      /* Adj-RIB-In size (exact when max_routes is set) */
+	struct pfx_set *held; /* prefixes held, when max_routes is set */
+};
+
+int exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards,
+            uint32_t local_as, uint32_t router_id, uint32_t cluster_id);
+int exp_start(struct exp *x);
+void exp_stop(struct exp *x);
+void exp_free(struct exp *x);
+struct rib_shards *exp_shards(struct exp *x);
+
+/* io thread: after decoding an UPDATE from an Established peer. Returns -1
+ * if the peer went over its route limit (*err set: Cease/Maximum Number of
+ * Prefixes). */
+int exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
+               struct bgp_error *err);
+/* io thread: the session came up / went down. */
+void exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p);
+void exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p);
+/* io thread: BoRR / EoRR from the peer (RFC 7313), route refresh request. */
+void exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool begin);
+void exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p);
+/* io thread: ops of this burst go to the shards now. */
+void exp_flush(struct exp *x, struct sess_loop *sl);
+/* io loop poll callback: flush ingest, deliver export jobs. */
+void exp_poll(struct exp *x, struct sess_loop *sl);
+
+#endif

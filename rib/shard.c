@@ -1,0 +1,845 @@
+/*
+ * shard.c — shard workers: the owners of the RIB's prefixes.
+ *
+ * Each worker thread owns one struct shard: a radix tree per family, every
+ * path in them, the per-peer index (for each peer, the entries where it has
+ * a path, so a hard reset costs what the peer had), the dirty list and the
+ * table dumps in progress. It consumes batches of ops from one SPSC ck_ring
+ * per io thread, applies them, runs the decision process over the prefixes
+ * that changed (only those), and hands the changes to the export callback.
+ * Then it frees entries left with no path and nothing advertised.
+ *
+ * Wake-up: a worker with nothing to do sets `sleeping` and blocks on its
+ * eventfd; a producer that pushed a batch checks `sleeping` after a full
+ * fence and writes the eventfd (see rib_flush). Queries from control threads
+ * go through a mutex-protected list: the control path, not the UPDATE path.
+ *
+ * Invariants: an op is applied by the shard that owns its prefix; a path's
+ * idx is its slot in peers[peer id]->v; e->best is -1 or a valid index after
+ * each decision round.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <ck_ring.h>
+#include <xxhash.h>
+
+#include "routehub/shard.h"
+
+#define DUMP_CHUNK 512
+#define DRAIN_BUDGET 64 /* batches per ring per round: keeps decisions flowing */
+
+struct shard_peer {
+	struct rib_peer *p;
+	struct rib_entry **v; /* entries where the peer has a path */
+	uint32_t n, cap;
+};
+
+struct dump {
+	struct dump *next;
+	uint32_t peer_id;
+	uint8_t af;
+	struct rib_prefix cursor;
+	bool started;
+};
+
+struct ctl {
+	struct ctl *next;
+	void (*fn)(void *arg, unsigned shard, struct rib_tree *v4, struct rib_tree *v6);
+	void *arg;
+	int *pending;
+};
+
+struct shard_ring {
+	/* The producer (io thread) and the consumer (shard) fields of ck_ring
+	 * sit on separate cache lines inside struct ck_ring. */
+	struct ck_ring ring;
+	struct ck_ring_buffer *buf;
+};
+
+struct shard {
+	struct rib_shards *s;
+	unsigned idx;
+	pthread_t thread;
+	struct rib_tree *tree[2];
+	struct shard_ring *in; /* one per io thread */
+	int efd;
+	atomic_int sleeping;
+	atomic_int stop;
+	struct shard_peer **peers; /* by peer id */
+	struct rib_entry *dirty;
+	struct rib_entry **chg;
+	size_t nchg, capchg;
+	struct dump *dumps;
+	pthread_mutex_t ctl_mu;
+	struct ctl *ctl;
+	atomic_int ctl_pending;
+	/* stats: written by the shard, read by queries on the shard itself */
+	uint64_t ops, batches, decisions, changes, paths;
+};
+
+struct rib_shards {
+	struct rib_shards_conf c;
+	struct shard *sh;
+	/* open batches: [io][shard], each written by io thread `io` only */
+	struct rib_batch **open;
+	pthread_mutex_t q_mu; /* queries' completion */
+	pthread_cond_t q_cv;
+	int started;
+};
+
+/* ---- peers ----------------------------------------------------------------------- */
+
+static void
+rib_peer_unref(struct rib_peer *p)
+{
+	/* acq_rel: the last owner must see every other owner's use finished. */
+	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+		free(p);
+}
+
+static int
+index_add(struct shard_peer *sp, struct rib_entry *e, struct rib_path *path)
+{
+	if (sp->n == sp->cap) {
+		uint32_t nc = sp->cap ? sp->cap * 2 : 64;
+		struct rib_entry **nv = realloc(sp->v, nc * sizeof(*nv));
+		if (!nv)
+			return -1;
+		sp->v = nv;
+		sp->cap = nc;
+	}
+	path->idx = sp->n;
+	sp->v[sp->n++] = e;
+	return 0;
+}
+
+static struct rib_path *
+path_find(struct rib_entry *e, const struct rib_peer *p, uint32_t path_id)
+{
+	for (unsigned i = 0; i < e->npaths; i++)
+		if (e->paths[i].peer == p && e->paths[i].path_id == path_id)
+			return &e->paths[i];
+	return NULL;
+}
+
+/* Remove slot idx of sp's index: the last slot moves in; its path learns. */
+static void
+index_del(struct shard_peer *sp, uint32_t idx)
+{
+	uint32_t last = sp->n - 1;
+
+	if (idx != last) {
+		struct rib_entry *m = sp->v[last];
+		sp->v[idx] = m;
+		for (unsigned i = 0; i < m->npaths; i++) {
+			if (m->paths[i].peer == sp->p && m->paths[i].idx == last) {
+				m->paths[i].idx = idx;
+				break;
+			}
+		}
+	}
+	sp->n--;
+}
+
+static void
+mark_dirty(struct shard *sh, struct rib_entry *e)
+{
+	if (e->flags & RIB_E_DIRTY)
+		return;
+	e->flags |= RIB_E_DIRTY;
+	e->dirty_next = sh->dirty;
+	sh->dirty = e;
+}
+
+/* Remove path (peer, path_id) from e, keeping the index exact. */
+static int
+path_remove(struct shard *sh, struct shard_peer *sp, struct rib_entry *e, uint32_t path_id)
+{
+	struct rib_path *pa = path_find(e, sp->p, path_id);
+	uint32_t idx;
+
+	if (!pa)
+		return 0;
+	idx = pa->idx;
+	if (!rib_entry_del(e, sp->p, path_id))
+		return 0;
+	index_del(sp, idx);
+	sh->paths--;
+	mark_dirty(sh, e);
+	return 1;
+}
+
+/* ---- applying ops ------------------------------------------------------------------- */
+
+static void
+apply_announce(struct shard *sh, const struct rib_op *op)
+{
+	struct shard_peer *sp = sh->peers[op->peer_id];
+	struct rib_prefix pfx;
+	struct rib_entry *e;
+	struct rib_path *pa;
+	unsigned before;
+	int r;
+
+	if (!sp || op->af > 1) {
+		attr_unref(op->attrs);
+		return;
+	}
+	memset(&pfx, 0, sizeof(pfx));
+	pfx.af = op->af;
+	pfx.len = op->len;
+	memcpy(pfx.addr, op->addr, sizeof(pfx.addr));
+	e = rib_tree_get(sh->tree[op->af], &pfx);
+	if (!e) {
+		attr_unref(op->attrs);
+		return;
+	}
+	before = e->npaths;
+	r = rib_entry_add(e, sp->p, op->path_id, op->attrs);
+	pa = path_find(e, sp->p, op->path_id);
+	if (pa) {
+		/* Re-announced: no longer stale (RFC 7313 §4.2), even unchanged. */
+		pa->flags &= (uint16_t)~RIB_PATH_STALE;
+		if (e->npaths > before && index_add(sp, e, pa) == 0)
+			sh->paths++;
+	}
+	if (r)
+		mark_dirty(sh, e);
+}
+
+static void
+apply_withdraw(struct shard *sh, const struct rib_op *op)
+{
+	struct shard_peer *sp = sh->peers[op->peer_id];
+	struct rib_prefix pfx;
+	struct rib_entry *e;
+
+	if (!sp || op->af > 1)
+		return;
+	memset(&pfx, 0, sizeof(pfx));
+	pfx.af = op->af;
+	pfx.len = op->len;
+	memcpy(pfx.addr, op->addr, sizeof(pfx.addr));
+	e = rib_tree_find(sh->tree[op->af], &pfx);
+	if (e)
+		path_remove(sh, sp, e, op->path_id);
+}
+
+/* Drop every path of the peer (optionally only stale ones of one family). */
+static void
+peer_sweep(struct shard *sh, struct shard_peer *sp, int af, bool stale_only)
+{
+	uint32_t i = sp->n;
+
+	while (i-- > 0) {
+		struct rib_entry *e = sp->v[i];
+		if (af >= 0 && e->pfx.af != af)
+			continue;
+		for (unsigned k = e->npaths; k-- > 0;) {
+			struct rib_path *pa = &e->paths[k];
+			if (pa->peer != sp->p || pa->idx != i)
+				continue;
+			if (stale_only && !(pa->flags & RIB_PATH_STALE))
+				continue;
+			path_remove(sh, sp, e, pa->path_id);
+			break;
+		}
+	}
+}
+
+static void
+dump_cancel(struct shard *sh, uint32_t peer_id)
+{
+	struct dump **pp = &sh->dumps;
+
+	while (*pp) {
+		if ((*pp)->peer_id == peer_id) {
+			struct dump *d = *pp;
+			*pp = d->next;
+			free(d);
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+static void
+apply(struct shard *sh, const struct rib_op *op)
+{
+	const struct rib_export_ops *x = sh->s->c.exp;
+	struct shard_peer *sp;
+
+	sh->ops++;
+	switch (op->type) {
+	case RIB_OP_ANNOUNCE:
+		apply_announce(sh, op);
+		break;
+	case RIB_OP_WITHDRAW:
+		apply_withdraw(sh, op);
+		break;
+	case RIB_OP_PEER_UP:
+		if (op->peer_id >= RIB_MAX_PEERS) {
+			rib_peer_unref(op->peer);
+			break;
+		}
+		sp = sh->peers[op->peer_id];
+		if (sp) { /* a stale incarnation: drop it first */
+			peer_sweep(sh, sp, -1, false);
+			rib_peer_unref(sp->p);
+			free(sp->v);
+			free(sp);
+		}
+		sp = calloc(1, sizeof(*sp));
+		if (!sp) {
+			rib_peer_unref(op->peer);
+			break;
+		}
+		sp->p = op->peer;
+		sh->peers[op->peer_id] = sp;
+		break;
+	case RIB_OP_PEER_DOWN:
+		sp = op->peer_id < RIB_MAX_PEERS ? sh->peers[op->peer_id] : NULL;
+		dump_cancel(sh, op->peer_id);
+		if (!sp)
+			break;
+		/* Cost: the peer's own paths, through its index. */
+		peer_sweep(sh, sp, -1, false);
+		sh->peers[op->peer_id] = NULL;
+		/* The paths are gone; the decision round below still compares
+		 * nothing of this peer. Keep the rib_peer alive until then. */
+		if (x && x->peer_gone)
+			x->peer_gone(sh->s->c.exp_arg, sh->idx, op->peer_id);
+		rib_peer_unref(sp->p);
+		free(sp->v);
+		free(sp);
+		break;
+	case RIB_OP_STALE_BEGIN:
+		sp = op->peer_id < RIB_MAX_PEERS ? sh->peers[op->peer_id] : NULL;
+		if (!sp)
+			break;
+		for (uint32_t i = 0; i < sp->n; i++) {
+			struct rib_entry *e = sp->v[i];
+			if (e->pfx.af != op->af)
+				continue;
+			for (unsigned k = 0; k < e->npaths; k++)
+				if (e->paths[k].peer == sp->p)
+					e->paths[k].flags |= RIB_PATH_STALE;
+		}
+		break;
+	case RIB_OP_STALE_END:
+		sp = op->peer_id < RIB_MAX_PEERS ? sh->peers[op->peer_id] : NULL;
+		if (sp)
+			peer_sweep(sh, sp, op->af, true);
+		break;
+	case RIB_OP_DUMP: {
+		for (int af = 1; af >= 0; af--) {
+			struct dump *d = calloc(1, sizeof(*d));
+			if (!d)
+				break;
+			d->peer_id = op->peer_id;
+			d->af = (uint8_t)af;
+			/* Append: dumps run in request order, IPv4 first. */
+			struct dump **pp = &sh->dumps;
+			while (*pp)
+				pp = &(*pp)->next;
+			*pp = d;
+			(void)pp;
+		}
+		break;
+	}
+	}
+}
+
+/* ---- decisions and export ------------------------------------------------------------- */
+
+static void
+decide_dirty(struct shard *sh)
+{
+	const struct rib_export_ops *x = sh->s->c.exp;
+	struct rib_entry *e, *next;
+	size_t n = 0;
+
+	for (e = sh->dirty; e; e = e->dirty_next)
+		n++;
+	if (n == 0)
+		return;
+	if (n > sh->capchg) {
+		struct rib_entry **nv = realloc(sh->chg, n * sizeof(*nv));
+		if (!nv)
+			return; /* try again next round: entries stay dirty */
+		sh->chg = nv;
+		sh->capchg = n;
+	}
+	sh->nchg = 0;
+	for (e = sh->dirty; e; e = next) {
+		bool ecmp_unused[1];
+		next = e->dirty_next;
+		e->dirty_next = NULL;
+		e->flags &= (uint16_t)~RIB_E_DIRTY;
+		(void)ecmp_unused;
+		e->best = (int16_t)rib_decide(e->paths, e->npaths, &sh->s->c.decide, NULL);
+		sh->decisions++;
+		sh->chg[sh->nchg++] = e;
+	}
+	sh->dirty = NULL;
+	sh->changes += sh->nchg;
+	if (x && x->changed)
+		x->changed(sh->s->c.exp_arg, sh->idx, sh->chg, (unsigned)sh->nchg);
+	/* Entries with nothing left and nothing advertised go. */
+	for (size_t i = 0; i < sh->nchg; i++) {
+		e = sh->chg[i];
+		if (e->npaths == 0 && !e->adv) {
+			if (x && x->entry_free)
+				x->entry_free(sh->s->c.exp_arg, sh->idx, e);
+			rib_tree_remove(sh->tree[e->pfx.af], e);
+		}
+	}
+	sh->nchg = 0;
+}
+
+struct dump_ctx {
+	struct rib_entry **v;
+	unsigned n;
+};
+
+static void
+dump_collect(struct rib_entry *e, void *arg)
+{
+	struct dump_ctx *c = arg;
+	if (e->best >= 0)
+		c->v[c->n++] = e;
+}
+
+/* One chunk of the first dump in progress. */
+static void
+dump_step(struct shard *sh)
+{
+	const struct rib_export_ops *x = sh->s->c.exp;
+	struct dump *d = sh->dumps;
+	struct rib_entry *v[DUMP_CHUNK];
+	struct dump_ctx c = {v, 0};
+	struct rib_prefix next;
+
+	if (!d)
+		return;
+	rib_tree_walk(sh->tree[d->af], d->started ? &d->cursor : NULL, DUMP_CHUNK, dump_collect, &c,
+	              &next);
+	d->started = true;
+	if (c.n && x && x->dump)
+		x->dump(sh->s->c.exp_arg, sh->idx, d->peer_id, v, c.n);
+	if (next.len == 0xff) {
+		uint32_t id = d->peer_id;
+		bool last = true;
+		sh->dumps = d->next;
+		free(d);
+		for (struct dump *o = sh->dumps; o; o = o->next)
+			if (o->peer_id == id)
+				last = false;
+		if (last && x && x->dump_done)
+			x->dump_done(sh->s->c.exp_arg, sh->idx, id);
+	} else {
+		d->cursor = next;
+	}
+}
+
+/* ---- the worker ----------------------------------------------------------------------- */
+
+static unsigned
+drain(struct shard *sh)
+{
+	unsigned got = 0;
+
+	for (unsigned io = 0; io < sh->s->c.nio; io++) {
+		struct shard_ring *r = &sh->in[io];
+		struct rib_batch *b;
+		for (unsigned k = 0; k < DRAIN_BUDGET; k++) {
+			if (!ck_ring_dequeue_spsc(&r->ring, r->buf, &b))
+				break;
+			for (uint32_t i = 0; i < b->n; i++)
+				apply(sh, &b->ops[i]);
+			sh->batches++;
+			free(b);
+			got++;
+		}
+	}
+	return got;
+}
+
+static bool
+rings_empty(struct shard *sh)
+{
+	for (unsigned io = 0; io < sh->s->c.nio; io++)
+		if (ck_ring_size(&sh->in[io].ring) > 0)
+			return false;
+	return true;
+}
+
+static void
+run_ctl(struct shard *sh)
+{
+	struct ctl *c;
+
+	if (!atomic_load_explicit(&sh->ctl_pending, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&sh->ctl_mu);
+	c = sh->ctl;
+	sh->ctl = NULL;
+	atomic_store_explicit(&sh->ctl_pending, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&sh->ctl_mu);
+	while (c) {
+		struct ctl *next = c->next;
+		if (c->fn)
+			c->fn(c->arg, sh->idx, sh->tree[0], sh->tree[1]);
+		pthread_mutex_lock(&sh->s->q_mu);
+		(*c->pending)--;
+		pthread_cond_broadcast(&sh->s->q_cv);
+		pthread_mutex_unlock(&sh->s->q_mu);
+		free(c);
+		c = next;
+	}
+}
+
+static void *
+shard_main(void *arg)
+{
+	struct shard *sh = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "rh-rib%u", sh->idx);
+	pthread_setname_np(pthread_self(), name);
+	attr_thread_register();
+	for (;;) {
+		unsigned got = drain(sh);
+		if (got || sh->dirty)
+			decide_dirty(sh);
+		if (got)
+			continue;
+		if (sh->dumps) {
+			dump_step(sh);
+			continue;
+		}
+		run_ctl(sh);
+		attr_thread_poll();
+		if (atomic_load_explicit(&sh->stop, memory_order_acquire) && rings_empty(sh))
+			break;
+		/* Sleep: announce it, then look once more (a producer that
+		 * pushed before seeing `sleeping` is caught here). */
+		atomic_store_explicit(&sh->sleeping, 1, memory_order_seq_cst);
+		if (rings_empty(sh) && !atomic_load_explicit(&sh->ctl_pending, memory_order_seq_cst) &&
+		    !atomic_load_explicit(&sh->stop, memory_order_seq_cst)) {
+			uint64_t v;
+			ssize_t r = read(sh->efd, &v, sizeof(v));
+			(void)r;
+		}
+		atomic_store_explicit(&sh->sleeping, 0, memory_order_relaxed);
+	}
+	run_ctl(sh);
+	attr_thread_unregister();
+	return NULL;
+}
+
+static void
+shard_wake(struct shard *sh)
+{
+	uint64_t one = 1;
+	/* seq_cst: orders our ring push before reading `sleeping`, pairing
+	 * with the worker's store of `sleeping` before its last ring check. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&sh->sleeping, memory_order_relaxed)) {
+		ssize_t r = write(sh->efd, &one, sizeof(one));
+		(void)r;
+	}
+}
+
+/* ---- public ----------------------------------------------------------------------------- */
+
+int
+rib_shards_new(struct rib_shards **out, const struct rib_shards_conf *c)
+{
+	struct rib_shards *s = calloc(1, sizeof(*s));
+	unsigned slots = c->ring_slots ? c->ring_slots : 1024;
+
+	if (!s || c->nshards == 0 || c->nio == 0)
+		goto fail;
+	s->c = *c;
+	s->c.ring_slots = slots;
+	if (s->c.decide.ecmp_through == 0)
+		s->c.decide.ecmp_through = RIB_STEP_AS_PATH;
+	pthread_mutex_init(&s->q_mu, NULL);
+	pthread_cond_init(&s->q_cv, NULL);
+	s->sh = calloc(c->nshards, sizeof(*s->sh));
+	s->open = calloc((size_t)c->nio * c->nshards, sizeof(*s->open));
+	if (!s->sh || !s->open)
+		goto fail;
+	for (unsigned i = 0; i < c->nshards; i++) {
+		struct shard *sh = &s->sh[i];
+		sh->s = s;
+		sh->idx = i;
+		sh->tree[0] = rib_tree_new(0);
+		sh->tree[1] = rib_tree_new(1);
+		sh->in = calloc(c->nio, sizeof(*sh->in));
+		sh->peers = calloc(RIB_MAX_PEERS, sizeof(*sh->peers));
+		sh->efd = eventfd(0, EFD_CLOEXEC);
+		pthread_mutex_init(&sh->ctl_mu, NULL);
+		if (!sh->tree[0] || !sh->tree[1] || !sh->in || !sh->peers || sh->efd < 0)
+			goto fail;
+		for (unsigned io = 0; io < c->nio; io++) {
+			sh->in[io].buf = calloc(slots, sizeof(struct ck_ring_buffer));
+			if (!sh->in[io].buf)
+				goto fail;
+			ck_ring_init(&sh->in[io].ring, slots);
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	rib_shards_free(s);
+	return -1;
+}
+
+int
+rib_shards_start(struct rib_shards *s)
+{
+	for (unsigned i = 0; i < s->c.nshards; i++)
+		if (pthread_create(&s->sh[i].thread, NULL, shard_main, &s->sh[i]) != 0)
+			return -1;
+	s->started = 1;
+	return 0;
+}
+
+void
+rib_shards_stop(struct rib_shards *s)
+{
+	if (!s || !s->started)
+		return;
+	for (unsigned i = 0; i < s->c.nshards; i++) {
+		atomic_store_explicit(&s->sh[i].stop, 1, memory_order_seq_cst);
+		uint64_t one = 1;
+		ssize_t r = write(s->sh[i].efd, &one, sizeof(one));
+		(void)r;
+	}
+	for (unsigned i = 0; i < s->c.nshards; i++)
+		pthread_join(s->sh[i].thread, NULL);
+	s->started = 0;
+}
+
+void
+rib_shards_free(struct rib_shards *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; s->sh && i < s->c.nshards; i++) {
+		struct shard *sh = &s->sh[i];
+		for (unsigned io = 0; sh->in && io < s->c.nio; io++) {
+			struct rib_batch *b;
+			if (!sh->in[io].buf)
+				continue;
+			while (ck_ring_dequeue_spsc(&sh->in[io].ring, sh->in[io].buf, &b))
+				free(b);
+			free(sh->in[io].buf);
+		}
+		free(sh->in);
+		if (sh->tree[0])
+			rib_tree_free(sh->tree[0]);
+		if (sh->tree[1])
+			rib_tree_free(sh->tree[1]);
+		for (unsigned p = 0; sh->peers && p < RIB_MAX_PEERS; p++) {
+			if (!sh->peers[p])
+				continue;
+			rib_peer_unref(sh->peers[p]->p);
+			free(sh->peers[p]->v);
+			free(sh->peers[p]);
+		}
+		free(sh->peers);
+		while (sh->dumps) {
+			struct dump *d = sh->dumps;
+			sh->dumps = d->next;
+			free(d);
+		}
+		free(sh->chg);
+		if (sh->efd >= 0)
+			close(sh->efd);
+		pthread_mutex_destroy(&sh->ctl_mu);
+	}
+	for (size_t i = 0; s->open && i < (size_t)s->c.nio * s->c.nshards; i++)
+		free(s->open[i]);
+	free(s->open);
+	free(s->sh);
+	pthread_mutex_destroy(&s->q_mu);
+	pthread_cond_destroy(&s->q_cv);
+	free(s);
+}
+
+unsigned
+rib_shards_count(const struct rib_shards *s)
+{
+	return s->c.nshards;
+}
+
+unsigned
+rib_shard_of(const struct rib_shards *s, uint8_t af, uint8_t len, const uint8_t *addr)
+{
+	uint8_t key[18];
+	unsigned nb = ((unsigned)len + 7) / 8;
+
+	if (s->c.nshards == 1)
+		return 0;
+	memset(key, 0, sizeof(key));
+	key[0] = af;
+	key[1] = len;
+	memcpy(key + 2, addr, nb);
+	return (unsigned)(XXH3_64bits(key, 2 + nb) % s->c.nshards);
+}
+
+static void
+push_batch(struct rib_shards *s, unsigned io, unsigned shard)
+{
+	struct rib_batch **slot = &s->open[(size_t)io * s->c.nshards + shard];
+	struct shard *sh = &s->sh[shard];
+	struct shard_ring *r = &sh->in[io];
+
+	if (!*slot || (*slot)->n == 0)
+		return;
+	/* Backpressure: a full ring means the shard is behind; wait for it
+	 * rather than grow memory without bound. */
+	while (!ck_ring_enqueue_spsc(&r->ring, r->buf, *slot)) {
+		shard_wake(sh);
+		struct timespec ts = {0, 50000};
+		nanosleep(&ts, NULL);
+	}
+	*slot = NULL;
+}
+
+void
+rib_push(struct rib_shards *s, unsigned io, unsigned shard, const struct rib_op *op)
+{
+	struct rib_batch **slot = &s->open[(size_t)io * s->c.nshards + shard];
+
+	if (!*slot) {
+		*slot = malloc(sizeof(**slot));
+		if (!*slot) {
+			/* Out of memory: an announce's reference must not leak. */
+			if (op->type == RIB_OP_ANNOUNCE)
+				attr_unref(op->attrs);
+			return;
+		}
+		(*slot)->n = 0;
+		(*slot)->io = io;
+	}
+	(*slot)->ops[(*slot)->n++] = *op;
+	if ((*slot)->n == RIB_BATCH_OPS) {
+		push_batch(s, io, shard);
+		shard_wake(&s->sh[shard]);
+	}
+}
+
+void
+rib_push_all(struct rib_shards *s, unsigned io, const struct rib_op *op)
+{
+	for (unsigned i = 0; i < s->c.nshards; i++)
+		rib_push(s, io, i, op);
+}
+
+void
+rib_flush(struct rib_shards *s, unsigned io)
+{
+	for (unsigned i = 0; i < s->c.nshards; i++) {
+		struct rib_batch *b = s->open[(size_t)io * s->c.nshards + i];
+		if (!b || b->n == 0)
+			continue;
+		push_batch(s, io, i);
+		shard_wake(&s->sh[i]);
+	}
+}
+
+int
+rib_shards_query(struct rib_shards *s,
+                 void (*fn)(void *arg, unsigned shard, struct rib_tree *v4, struct rib_tree *v6),
+                 void *arg, unsigned timeout_ms)
+{
+	int pending = (int)s->c.nshards;
+	struct timespec dl;
+	int r = 0;
+
+	for (unsigned i = 0; i < s->c.nshards; i++) {
+		struct shard *sh = &s->sh[i];
+		struct ctl *c = calloc(1, sizeof(*c));
+		if (!c)
+			return -1;
+		c->fn = fn;
+		c->arg = arg;
+		c->pending = &pending;
+		pthread_mutex_lock(&sh->ctl_mu);
+		c->next = sh->ctl;
+		sh->ctl = c;
+		atomic_store_explicit(&sh->ctl_pending, 1, memory_order_seq_cst);
+		pthread_mutex_unlock(&sh->ctl_mu);
+		uint64_t one = 1;
+		ssize_t w = write(sh->efd, &one, sizeof(one));
+		(void)w;
+	}
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->q_mu);
+	while (pending > 0) {
+		if (pthread_cond_timedwait(&s->q_cv, &s->q_mu, &dl) == ETIMEDOUT) {
+			/* The shards still hold &pending: wait for them anyway,
+			 * they answer once their current burst is done. */
+			r = -1;
+			while (pending > 0)
+				pthread_cond_wait(&s->q_cv, &s->q_mu);
+		}
+	}
+	pthread_mutex_unlock(&s->q_mu);
+	return r;
+}
+
+struct stats_ctx {
+	struct rib_shards *s;
+	struct rib_shard_stats *sum;
+	pthread_mutex_t mu;
+};
+
+static void
+stats_fn(void *arg, unsigned shard, struct rib_tree *v4, struct rib_tree *v6)
+{
+	struct stats_ctx *c = arg;
+	struct shard *sh = &c->s->sh[shard];
+
+	pthread_mutex_lock(&c->mu);
+	c->sum->ops += sh->ops;
+	c->sum->batches += sh->batches;
+	c->sum->decisions += sh->decisions;
+	c->sum->changes += sh->changes;
+	c->sum->paths += sh->paths;
+	c->sum->prefixes[0] += rib_tree_count(v4);
+	c->sum->prefixes[1] += rib_tree_count(v6);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+rib_shards_stats(struct rib_shards *s, struct rib_shard_stats *sum)
+{
+	struct stats_ctx c = {s, sum, PTHREAD_MUTEX_INITIALIZER};
+
+	memset(sum, 0, sizeof(*sum));
+	rib_shards_query(s, stats_fn, &c, 5000);
+}
+
+int
+rib_shards_sync(struct rib_shards *s, unsigned timeout_ms)
+{
+	return rib_shards_query(s, NULL, NULL, timeout_ms);
+}

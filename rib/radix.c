@@ -13,6 +13,12 @@
  * child[0], child[1]) is therefore the order by address, then by length,
  * which rib_tree_walk exposes and resumes from any prefix.
  *
+ * Keys of 16 bits or more hang from a 65,536-slot array indexed by their
+ * first 16 bits; shorter ones live in a small tree of their own. A lookup
+ * thus skips the 16 top levels, the ones every lookup would cross: a full
+ * IPv4 table is ~17 prefixes per used slot and ~9 levels deep at most,
+ * instead of ~25. The walk merges the short tree with the slots in order.
+ *
  * Memory, for a full table of ~1M prefixes in one tree: entry nodes embed
  * the struct rib_entry and room for one path (the common case: no vector
  * allocation at all), 112 bytes; glue nodes hold only their two children and
@@ -23,6 +29,8 @@
  * hysteresis.
  *
  * Invariants:
+ *  - the short tree holds exactly the keys shorter than RN_STRIDE; slot s
+ *    holds exactly the longer keys whose first RN_STRIDE bits are s.
  *  - along every root-to-leaf path, key lengths strictly increase and each
  *    key extends its parent's; host bits of every key are zero.
  *  - a glue node has two children; an entry node has 0, 1 or 2.
@@ -51,6 +59,8 @@
 #define RN_GLUE_BIG 0xfe /* an entry-sized node turned glue in place */
 
 #define RN_SLAB_BYTES (64 * 1024)
+#define RN_STRIDE     16 /* keys of at least 16 bits hang from t->slot[first 16 bits] */
+#define RN_SLOTS      (1u << RN_STRIDE)
 #define RN_STACK      (2 * (128 + 2)) /* depth <= 129 nodes; a walk stacks one sibling each */
 
 struct rnode {
@@ -79,7 +89,8 @@ struct rn_pool {
 };
 
 struct rib_tree {
-	struct rnode *root;
+	struct rnode *root;  /* keys shorter than RN_STRIDE */
+	struct rnode **slot; /* [RN_SLOTS]: the subtree of each RN_STRIDE-bit start */
 	size_t count;
 	uint8_t af;
 	uint8_t alen;   /* address bytes: 4 or 16 */
@@ -229,6 +240,26 @@ rn_mask(uint8_t *dst, const uint8_t *src, unsigned len, unsigned alen)
 		dst[full] = (uint8_t)(src[full] & (0xff00u >> (len & 7)));
 }
 
+/* The first RN_STRIDE bits of an address. */
+static inline unsigned
+rn_slot(const uint8_t *a)
+{
+	return (unsigned)a[0] << 8 | a[1];
+}
+
+/* Where the subtree holding keys of this length and address hangs. */
+static inline struct rnode **
+rn_top(struct rib_tree *t, const uint8_t *addr, unsigned len)
+{
+	return len < RN_STRIDE ? &t->root : &t->slot[rn_slot(addr)];
+}
+
+static inline const struct rnode *
+rn_top_const(const struct rib_tree *t, const uint8_t *addr, unsigned len)
+{
+	return len < RN_STRIDE ? t->root : t->slot[rn_slot(addr)];
+}
+
 static inline bool
 rn_is_entry(const struct rnode *n)
 {
@@ -323,19 +354,23 @@ rib_tree_new(uint8_t af)
 	gsize = (offsetof(struct rnode, u.key.addr) + t->alen + 7) & ~(size_t)7;
 	rn_pool_init(&t->glue, gsize);
 	rn_pool_init(&t->ent, sizeof(struct rnode));
+	/* 512 KiB of address space; pages become resident as slots fill. */
+	t->slot = calloc(RN_SLOTS, sizeof(*t->slot));
+	if (t->slot == NULL) {
+		free(t);
+		return NULL;
+	}
 	return t;
 }
 
-void
-rib_tree_free(struct rib_tree *t)
+static void
+rn_free_subtree(struct rnode *root)
 {
 	struct rnode *stack[RN_STACK];
 	int sp = 0;
 
-	if (t == NULL)
-		return;
-	if (t->root != NULL)
-		stack[sp++] = t->root;
+	if (root != NULL)
+		stack[sp++] = root;
 	while (sp > 0) {
 		struct rnode *n = stack[--sp];
 		if (rn_is_entry(n))
@@ -347,8 +382,20 @@ rib_tree_free(struct rib_tree *t)
 		free(n);
 #endif
 	}
+}
+
+void
+rib_tree_free(struct rib_tree *t)
+{
+	if (t == NULL)
+		return;
+	rn_free_subtree(t->root);
+	for (unsigned s = 0; s < RN_SLOTS; s++)
+		if (t->slot[s] != NULL)
+			rn_free_subtree(t->slot[s]);
 	rn_pool_fini(&t->glue);
 	rn_pool_fini(&t->ent);
+	free(t->slot);
 	free(t);
 }
 
@@ -361,14 +408,14 @@ rib_tree_count(const struct rib_tree *t)
 struct rib_entry *
 rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 {
-	struct rnode **link = &t->root;
-	struct rnode *n, *x;
+	struct rnode **link, *n, *x;
 	uint8_t addr[16];
 	unsigned len = pfx->len, nl, m;
 
 	if (pfx->af != t->af || len > t->maxlen)
 		return NULL;
 	rn_mask(addr, pfx->addr, len, t->alen);
+	link = rn_top(t, addr, len);
 	while ((n = *link) != NULL) {
 		nl = n->u.key.len;
 		if (nl > len || rn_common(t, n->u.key.addr, addr) < nl)
@@ -430,11 +477,12 @@ rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 struct rib_entry *
 rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
 {
-	const struct rnode *n = t->root;
+	const struct rnode *n;
 	unsigned len = pfx->len;
 
 	if (pfx->af != t->af || len > t->maxlen)
 		return NULL;
+	n = rn_top_const(t, pfx->addr, len);
 	/* Follow pfx's bits; check the one node of its length at the end. */
 	while (n != NULL && n->u.key.len < len)
 		n = n->child[rn_bit(pfx->addr, n->u.key.len)];
@@ -444,26 +492,41 @@ rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
 	return (struct rib_entry *)&n->u.ent.e;
 }
 
-struct rib_entry *
-rib_tree_lpm(const struct rib_tree *t, const struct rib_prefix *addr)
+/* The longest entry on n's subtree that covers the first len bits of addr. */
+static const struct rnode *
+rn_lpm(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, unsigned len)
 {
-	const struct rnode *n = t->root, *best = NULL;
-	unsigned len = addr->len, nl;
+	const struct rnode *best = NULL;
+	unsigned nl;
 
-	if (addr->af != t->af)
-		return NULL;
-	if (len > t->maxlen)
-		len = t->maxlen;
 	while (n != NULL) {
 		nl = n->u.key.len;
-		if (nl > len || rn_common(t, n->u.key.addr, addr->addr) < nl)
+		if (nl > len || rn_common(t, n->u.key.addr, addr) < nl)
 			break; /* nothing below n covers addr either */
 		if (rn_is_entry(n))
 			best = n;
 		if (nl == len)
 			break;
-		n = n->child[rn_bit(addr->addr, nl)];
+		n = n->child[rn_bit(addr, nl)];
 	}
+	return best;
+}
+
+struct rib_entry *
+rib_tree_lpm(const struct rib_tree *t, const struct rib_prefix *addr)
+{
+	const struct rnode *best = NULL;
+	unsigned len = addr->len;
+
+	if (addr->af != t->af)
+		return NULL;
+	if (len > t->maxlen)
+		len = t->maxlen;
+	/* The slot's subtree has the longer keys; the short tree the rest. */
+	if (len >= RN_STRIDE)
+		best = rn_lpm(t, t->slot[rn_slot(addr->addr)], addr->addr, len);
+	if (best == NULL)
+		best = rn_lpm(t, t->root, addr->addr, len);
 	return best != NULL ? (struct rib_entry *)&best->u.ent.e : NULL;
 }
 
@@ -471,11 +534,12 @@ void
 rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
 {
 	struct rnode *x = rn_of(e);
-	struct rnode **link = &t->root, **plink = NULL;
+	struct rnode **link, **plink = NULL;
 	struct rnode *p = NULL, *c;
 
 	RN_BUG_ON(e->npaths != 0 || e->adv != NULL);
 	RN_BUG_ON(e->pfx.af != t->af);
+	link = rn_top(t, e->pfx.addr, e->pfx.len);
 	while (*link != x) {
 		struct rnode *n = *link;
 		RN_BUG_ON(n == NULL || n->u.key.len >= e->pfx.len); /* e is not in t */
@@ -524,15 +588,66 @@ rn_walk_cmp(const struct rib_tree *t, const struct rnode *n, const struct rib_pr
 	return nl < from->len ? 0 : 1;
 }
 
+/* A pre-order walk of one subtree, from the first entry at or after lo. */
+struct rn_iter {
+	struct rnode *stack[RN_STACK];
+	int sp;
+	bool bounded; /* still on the way down to lo */
+	const struct rib_prefix *lo;
+};
+
+static void
+rn_iter_init(struct rn_iter *it, struct rnode *root, const struct rib_prefix *lo)
+{
+	it->sp = 0;
+	it->lo = lo;
+	it->bounded = lo != NULL;
+	if (root != NULL)
+		it->stack[it->sp++] = root;
+}
+
+static struct rnode *
+rn_iter_next(const struct rib_tree *t, struct rn_iter *it)
+{
+	while (it->sp > 0) {
+		struct rnode *n = it->stack[--it->sp];
+		bool visit = true;
+
+		if (it->bounded) {
+			int c = rn_walk_cmp(t, n, it->lo);
+			if (c < 0)
+				continue;
+			if (c > 0)
+				it->bounded = false; /* pre-order: all that follows is after too */
+			else
+				visit = false;
+		}
+		RN_BUG_ON(it->sp + 2 > RN_STACK);
+		if (n->child[1] != NULL)
+			it->stack[it->sp++] = n->child[1];
+		if (n->child[0] != NULL)
+			it->stack[it->sp++] = n->child[0];
+		if (visit && rn_is_entry(n))
+			return n;
+	}
+	return NULL;
+}
+
+/*
+ * The short tree and the slots merge by address then length: a short key
+ * (its bits past RN_STRIDE are zero) comes right before the slot of its
+ * first RN_STRIDE bits, and the short tree yields them in that order.
+ */
 size_t
 rib_tree_walk(const struct rib_tree *t, const struct rib_prefix *from, size_t max,
               void (*cb)(struct rib_entry *, void *), void *arg, struct rib_prefix *next)
 {
-	struct rnode *stack[RN_STACK];
+	struct rn_iter sh, sl;
 	struct rib_prefix lo;
-	bool bounded = false;
+	const struct rib_prefix *plo = NULL;
+	struct rnode *ps, *n;
 	size_t visited = 0;
-	int sp = 0;
+	unsigned s = 0;
 
 	memset(next, 0, sizeof(*next));
 	next->af = t->af;
@@ -543,36 +658,32 @@ rib_tree_walk(const struct rib_tree *t, const struct rib_prefix *from, size_t ma
 		lo.af = from->af;
 		lo.len = from->len;
 		rn_mask(lo.addr, from->addr, from->len, t->alen);
-		bounded = true;
+		plo = &lo;
+		s = rn_slot(lo.addr); /* the slots before hold only keys before lo */
 	}
-	if (t->root != NULL)
-		stack[sp++] = t->root;
-	while (sp > 0) {
-		struct rnode *n = stack[--sp];
-		bool visit = true;
-
-		if (bounded) {
-			int c = rn_walk_cmp(t, n, &lo);
-			if (c < 0)
-				continue;
-			if (c > 0)
-				bounded = false; /* pre-order: all that follows is after too */
-			else
-				visit = false;
+	rn_iter_init(&sh, t->root, plo);
+	rn_iter_init(&sl, t->slot[s], plo);
+	ps = rn_iter_next(t, &sh);
+	for (;;) {
+		if (ps != NULL && rn_slot(ps->u.key.addr) <= s) {
+			n = ps;
+			ps = rn_iter_next(t, &sh);
+		} else if ((n = rn_iter_next(t, &sl)) == NULL) {
+			/* Slot s is done: on to the next one that holds anything. */
+			do
+				s++;
+			while (s < RN_SLOTS && t->slot[s] == NULL);
+			if (s >= RN_SLOTS && ps == NULL)
+				break;
+			rn_iter_init(&sl, s < RN_SLOTS ? t->slot[s] : NULL, NULL);
+			continue;
 		}
-		if (visit && rn_is_entry(n)) {
-			if (visited == max) {
-				*next = n->u.ent.e.pfx;
-				return visited;
-			}
-			cb(&n->u.ent.e, arg);
-			visited++;
+		if (visited == max) {
+			*next = n->u.ent.e.pfx;
+			return visited;
 		}
-		RN_BUG_ON(sp + 2 > RN_STACK);
-		if (n->child[1] != NULL)
-			stack[sp++] = n->child[1];
-		if (n->child[0] != NULL)
-			stack[sp++] = n->child[0];
+		cb(&n->u.ent.e, arg);
+		visited++;
 	}
 	return visited;
 }
@@ -694,29 +805,37 @@ rn_pool_bytes(const struct rn_pool *p)
 	return n;
 }
 
-int
-rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char **why)
+/* The subtree of slot `slot` (-1: the short tree). */
+static int
+rn_check_subtree(const struct rib_tree *t, const struct rnode *root, int slot,
+                 struct rib_tree_stats *s, const char **why)
 {
 	struct {
 		const struct rnode *n;
 		size_t depth;
 	} stack[RN_STACK];
-	struct rib_tree_stats s = {0};
 	int sp = 0;
 
-	*why = NULL;
-	if (t->root != NULL)
-		stack[sp++] = (typeof(stack[0])){t->root, 1};
+	if (root != NULL) {
+		stack[0].n = root;
+		stack[0].depth = 1;
+		sp = 1;
+	}
 	while (sp > 0) {
 		const struct rnode *n = stack[--sp].n;
 		size_t depth = stack[sp].depth;
 		unsigned nl = n->u.key.len;
 		uint8_t key[16];
 
-		if (depth > s.depth)
-			s.depth = depth;
+		if (depth > s->depth)
+			s->depth = depth;
 		if (nl > t->maxlen) {
 			*why = "key longer than the family";
+			return -1;
+		}
+		if (slot < 0 ? nl >= RN_STRIDE
+		             : nl < RN_STRIDE || rn_slot(n->u.key.addr) != (unsigned)slot) {
+			*why = "key in the wrong top-level subtree";
 			return -1;
 		}
 		rn_mask(key, n->u.key.addr, nl, t->alen);
@@ -726,7 +845,7 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 		}
 		if (rn_is_entry(n)) {
 			const struct rib_entry *e = &n->u.ent.e;
-			s.entries++;
+			s->entries++;
 			if (e->pfx.af != t->af) {
 				*why = "entry of another family";
 				return -1;
@@ -736,12 +855,12 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 				return -1;
 			}
 			if (e->cap > 1)
-				s.vec_bytes += e->cap * sizeof(struct rib_path);
+				s->vec_bytes += e->cap * sizeof(struct rib_path);
 		} else {
 			if (n->u.key.af == RN_GLUE)
-				s.glue++;
+				s->glue++;
 			else if (n->u.key.af == RN_GLUE_BIG)
-				s.glue_big++;
+				s->glue_big++;
 			else {
 				*why = "unknown node kind";
 				return -1;
@@ -772,6 +891,20 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 			sp++;
 		}
 	}
+	return 0;
+}
+
+int
+rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char **why)
+{
+	struct rib_tree_stats s = {0};
+
+	*why = NULL;
+	if (rn_check_subtree(t, t->root, -1, &s, why) != 0)
+		return -1;
+	for (unsigned i = 0; i < RN_SLOTS; i++)
+		if (t->slot[i] != NULL && rn_check_subtree(t, t->slot[i], (int)i, &s, why) != 0)
+			return -1;
 	if (s.entries != t->count) {
 		*why = "count differs from the entries";
 		return -1;

@@ -7,6 +7,7 @@
  * ratio of a real full table). Phases, each timed:
  *   intern-new   A interns of distinct sets (the insert path)
  *   intern-hit   N interns of existing sets (the lock-free lookup path)
+ *   intern-mt    the same split over T threads at once (-t, default 2)
  *   insert       N x (rib_tree_get + rib_entry_add)
  *   find         N exact lookups, random order
  *   lpm          N longest-prefix matches of random addresses
@@ -15,13 +16,14 @@
  *   unref-last   A releases of the last reference (the kill path)
  * and the resident memory of the tree and of the sets (/proc/self/statm).
  *
- *   routehub-rib [-o] [-n PREFIXES] [-a SETS] [-s SEED]
+ *   routehub-rib [-o] [-n PREFIXES] [-a SETS] [-s SEED] [-t THREADS]
  *
  * -o inserts in address order (a peer's table dump) instead of at random;
  * find-seq looks up in address order, find in random order, either way.
  *
  * Not a test: figures go to docs/; nothing here asserts timing.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +109,42 @@ mkattrs(uint32_t i, uint8_t *b, struct attr_info *info)
 	return o;
 }
 
+struct hit_ctx {
+	struct attr_set **sets;
+	size_t na, n;
+	uint64_t seed;
+	pthread_barrier_t *start;
+	size_t wrong;
+};
+
+/* intern-mt: interns (and drops) n sets that all exist, like io threads
+ * decoding UPDATEs with known attributes. */
+static void *
+hit_run(void *arg)
+{
+	struct hit_ctx *h = arg;
+	uint64_t x = h->seed | 1;
+	uint8_t b[128];
+
+	attr_thread_register();
+	pthread_barrier_wait(h->start);
+	for (size_t i = 0; i < h->n; i++) {
+		struct attr_info info;
+		struct attr_set *a;
+		uint32_t k;
+		size_t len;
+
+		x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+		k = (uint32_t)((x * 0x2545F4914F6CDD1DULL) % h->na);
+		len = mkattrs(k, b, &info);
+		a = attr_intern(b, len, bgp_attrs_hash(b, len), &info);
+		h->wrong += a != h->sets[k];
+		attr_unref(a);
+	}
+	attr_thread_unregister();
+	return NULL;
+}
+
 struct walk_ctx {
 	struct rib_prefix *seq; /* the prefixes in walk order */
 	size_t n;
@@ -137,6 +175,7 @@ main(int argc, char **argv)
 	size_t n = 1000000, na = 160000, done = 0, chunks = 0;
 	struct walk_ctx w = {0};
 	bool sorted = false;
+	unsigned nthreads = 2;
 	uint64_t seed = 42;
 	struct rib_prefix *pfx, next, from;
 	struct attr_set **sets;
@@ -150,10 +189,13 @@ main(int argc, char **argv)
 	double t0;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:a:s:o")) != -1) {
+	while ((c = getopt(argc, argv, "n:a:s:ot:")) != -1) {
 		switch (c) {
 		case 'o':
 			sorted = true;
+			break;
+		case 't':
+			nthreads = (unsigned)strtoul(optarg, NULL, 0);
 			break;
 		case 'n':
 			n = strtoul(optarg, NULL, 0);
@@ -165,13 +207,13 @@ main(int argc, char **argv)
 			seed = strtoull(optarg, NULL, 0);
 			break;
 		default:
-			fprintf(stderr,
-			        "usage: routehub-rib [-o] [-n PREFIXES] [-a SETS] [-s SEED]\n");
+			fprintf(stderr, "usage: routehub-rib [-o] [-n PREFIXES] [-a SETS] [-s "
+			                "SEED] [-t THREADS]\n");
 			return 2;
 		}
 	}
-	if (n == 0 || na == 0 || n > 16000000) {
-		fprintf(stderr, "routehub-rib: -n 1..16000000, -a >= 1\n");
+	if (n == 0 || na == 0 || n > 16000000 || nthreads == 0 || nthreads > 64) {
+		fprintf(stderr, "routehub-rib: -n 1..16000000, -a >= 1, -t 1..64\n");
 		return 2;
 	}
 	rng_state = seed | 1;
@@ -247,6 +289,31 @@ main(int argc, char **argv)
 		attr_unref(a);
 	}
 	report("intern-hit", now() - t0, n);
+	{
+		struct hit_ctx h[64];
+		pthread_t tid[64];
+		pthread_barrier_t start;
+		size_t wrong = 0;
+
+		pthread_barrier_init(&start, NULL, nthreads + 1);
+		for (unsigned i = 0; i < nthreads; i++) {
+			h[i] = (struct hit_ctx){sets, na, n / nthreads, seed + 7 * i, &start, 0};
+			if (pthread_create(&tid[i], NULL, hit_run, &h[i]) != 0)
+				return 1;
+		}
+		pthread_barrier_wait(&start);
+		t0 = now();
+		for (unsigned i = 0; i < nthreads; i++) {
+			pthread_join(tid[i], NULL);
+			wrong += h[i].wrong;
+		}
+		report("intern-mt", now() - t0, n / nthreads * nthreads);
+		printf("%-12s %9u threads: ns/op is wall time over all threads' ops\n", "",
+		       nthreads);
+		pthread_barrier_destroy(&start);
+		if (wrong != 0)
+			return 1;
+	}
 
 	/* ---- the tree ---- */
 	rss1 = rss();

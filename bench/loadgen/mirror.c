@@ -1,0 +1,295 @@
+/*
+ * mirror.c — the self-test sink: the loadgen's own listener stands where
+ * the route server would, so that a run measures the loadgen alone.
+ *
+ * Runs on its own worker thread (the last one), which owns the listening
+ * socket, every accepted session and the relay log. Feeders' UPDATEs are
+ * appended, whole and unchanged, to one log; every spoke's session writes
+ * the log from its own cursor. That is a transparent route server (RFC 7947:
+ * no AS prepend, next hop unchanged) without a decision process: with
+ * feeder groups the last announcement wins, which the spokes accept (any
+ * member of the group). When a feeder's session drops, the mirror does what
+ * a route server's RIB would end up with: the feeder's withdrawals, then the
+ * announcements of the other members of its group still holding routes.
+ *
+ * The log only grows (a spoke that connects or asks for a ROUTE-REFRESH
+ * replays it from the start); it holds what the feeders sent, pre-encoded
+ * streams plus churn, so its size is bounded by the scenario.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lg.h"
+
+#define MIRROR_ASN 64512u /* the mirror's own ASN (never in a path it passes) */
+#define WRITE_CHUNK (1u << 20)
+
+int
+lg_mirror_listen(struct lg_run *r, struct lg_worker *w)
+{
+	const struct lg_opts *o = r->o;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(o->listen_addr),
+	                         .sin_port = htons(o->listen_port)};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->lfd};
+	socklen_t sl = sizeof(sa);
+	uint32_t a;
+	int one = 1;
+
+	r->mfeeders = calloc(r->m->n_feeders + 1, sizeof(*r->mfeeders));
+	r->mspokes = calloc(r->m->n_spokes + 1, sizeof(*r->mspokes));
+	if (!r->mfeeders || !r->mspokes)
+		return -1;
+	for (uint32_t i = 0; i < r->m->n_feeders; i++) {
+		struct lg_sess *s = &r->mfeeders[i];
+		s->fd = -1;
+		s->role = LG_ROLE_MFEEDER;
+		s->idx = i;
+		s->addr = r->feeders[i].addr;
+		s->w = w;
+	}
+	for (uint32_t i = 0; i < r->m->n_spokes; i++) {
+		struct lg_sess *s = &r->mspokes[i];
+		s->fd = -1;
+		s->role = LG_ROLE_MSPOKE;
+		s->idx = i;
+		s->addr = r->spokes[i].addr;
+		s->w = w;
+	}
+	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (w->lfd < 0)
+		goto fail;
+	setsockopt(w->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(w->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(w->lfd, 4096) < 0 ||
+	    getsockname(w->lfd, (struct sockaddr *)&sa, &sl) < 0)
+		goto fail;
+	r->target_addr = ntohl(sa.sin_addr.s_addr);
+	r->target_port = ntohs(sa.sin_port);
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev) < 0)
+		goto fail;
+	/* Sessions are found by source address: feeders and spokes each have
+	 * increasing addresses, so a binary search finds them. */
+	a = 0;
+	for (uint32_t i = 0; i < r->m->n_feeders; i++) {
+		if (r->feeders[i].addr <= a && i)
+			goto order;
+		a = r->feeders[i].addr;
+	}
+	a = 0;
+	for (uint32_t i = 0; i < r->m->n_spokes; i++) {
+		if (r->spokes[i].addr <= a && i)
+			goto order;
+		a = r->spokes[i].addr;
+	}
+	return 0;
+order:
+	fprintf(stderr, "routehub-loadgen: source addresses are not increasing\n");
+	return -1;
+fail:
+	fprintf(stderr, "routehub-loadgen: self-test listener: %s\n", strerror(errno));
+	return -1;
+}
+
+static struct lg_sess *
+find(struct lg_sess *v, uint32_t n, uint32_t addr)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (v[mid].addr == addr)
+			return &v[mid];
+		if (v[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void
+lg_mirror_accept(struct lg_worker *w)
+{
+	struct lg_run *r = lg_run;
+
+	for (;;) {
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof(sa);
+		struct epoll_event ev;
+		struct lg_sess *s, *client;
+		uint32_t addr;
+		int one = 1, fd;
+
+		fd = accept4(w->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				lg_fatal("self-test accept: %s", strerror(errno));
+			return;
+		}
+		addr = ntohl(sa.sin_addr.s_addr);
+		s = find(r->mfeeders, r->m->n_feeders, addr);
+		client = s ? &r->feeders[s->idx] : NULL;
+		if (!s) {
+			s = find(r->mspokes, r->m->n_spokes, addr);
+			client = s ? &r->spokes[s->idx] : NULL;
+		}
+		if (!s) {
+			close(fd); /* not one of ours */
+			continue;
+		}
+		if (s->fd >= 0) {
+			/* A reconnect before the old connection was seen to close. */
+			s->want_down = true;
+			lg_sess_down(s, "replaced by a new connection");
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		s->fd = fd;
+		s->state = LG_S_OPENSENT;
+		s->want_down = false;
+		s->asn = MIRROR_ASN;
+		s->out_armed = false;
+		s->carry_len = 0;
+		s->log_cur = 0;
+		bgp_sess_init(&s->bs);
+		s->bs.as4 = true;
+		(void)client;
+		ev.events = EPOLLIN;
+		ev.data.ptr = s;
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			lg_fatal("epoll_ctl: %s", strerror(errno));
+			close(fd);
+			s->fd = -1;
+			return;
+		}
+		/* Our OPEN goes first, as a listening BGP speaker's would. */
+		{
+			struct bgp_open o;
+			uint8_t *buf = malloc(BGP_MAX_MSG);
+			size_t len;
+			memset(&o, 0, sizeof(o));
+			o.version = BGP_VERSION;
+			o.asn = MIRROR_ASN;
+			o.my_as = (uint16_t)MIRROR_ASN;
+			o.hold_time = 0;
+			o.bgp_id = r->target_addr;
+			o.caps = BGP_CAPF_MP | BGP_CAPF_RREFRESH | BGP_CAPF_AS4 |
+			         (r->o->extmsg ? BGP_CAPF_EXTMSG : 0);
+			o.mp[BGP_AF_IPV4] = 1;
+			o.mp[BGP_AF_IPV6] = r->m->has_v6;
+			if (!buf || bgp_open_encode(&o, buf, BGP_MAX_MSG, &len) < 0) {
+				free(buf);
+				lg_fatal("cannot encode OPEN");
+				return;
+			}
+			atomic_fetch_add_explicit(&w->c[s->role].tx_msgs, 1, memory_order_relaxed);
+			lg_sess_send(s, buf, len, true);
+		}
+	}
+}
+
+static int
+log_append(struct lg_worker *w, const uint8_t *p, size_t len)
+{
+	if (w->log_len + len > w->log_cap) {
+		size_t nc = w->log_cap ? w->log_cap : (8u << 20);
+		uint8_t *n;
+		while (nc < w->log_len + len)
+			nc *= 2;
+		n = realloc(w->log, nc);
+		if (!n) {
+			lg_fatal("self-test mirror: out of memory (log of %zu bytes)", w->log_len);
+			return -1;
+		}
+		w->log = n;
+		w->log_cap = nc;
+	}
+	memcpy(w->log + w->log_len, p, len);
+	w->log_len += len;
+	return 0;
+}
+
+void
+lg_mirror_update(struct lg_sess *s, const uint8_t *msg, size_t len)
+{
+	log_append(s->w, msg, len);
+}
+
+/* A feeder's session dropped: what a route server's RIB ends up sending. */
+void
+lg_mirror_down(struct lg_sess *s)
+{
+	const struct lg_model *m = s->w->m;
+	const struct lg_feeder *f = &m->feeders[s->idx];
+	const struct lg_group *g = &m->groups[f->group];
+
+	if (m->o->verbose)
+		fprintf(stderr, "routehub-loadgen: mirror: feeder %u down (%s): its withdrawals "
+		                "and the other members' announcements go to the spokes\n", s->idx,
+		        s->last_err);
+	log_append(s->w, f->wd.buf, f->wd.len);
+	for (uint32_t i = g->first; i < g->first + g->count; i++) {
+		const struct lg_feeder *o = &m->feeders[i];
+		if (i == f->idx || !atomic_load_explicit(&o->announced, memory_order_relaxed) ||
+		    lg_run->mfeeders[i].state != LG_S_ESTABLISHED)
+			continue;
+		log_append(s->w, o->ann.buf, o->ann.len);
+	}
+}
+
+int
+lg_mirror_write(struct lg_sess *s)
+{
+	struct lg_worker *w = s->w;
+
+	if (s->qn)
+		return 0; /* OPEN and KEEPALIVE first (sess_flush calls back) */
+	while (s->log_cur < w->log_len) {
+		size_t n = w->log_len - s->log_cur;
+		ssize_t k = write(s->fd, w->log + s->log_cur, n < WRITE_CHUNK ? n : WRITE_CHUNK);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = s};
+				if (!s->out_armed && epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+					s->out_armed = true;
+				return 0;
+			}
+			lg_sess_down(s, strerror(errno));
+			return -1;
+		}
+		s->log_cur += (size_t)k;
+		atomic_fetch_add_explicit(&w->c[LG_ROLE_MSPOKE].tx_bytes, (uint64_t)k,
+		                          memory_order_relaxed);
+	}
+	if (s->out_armed) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+			s->out_armed = false;
+	}
+	return 0;
+}
+
+/* After a round of reads: push what the log gained to every spoke that is
+ * not already waiting for its socket to drain. */
+void
+lg_mirror_flush(struct lg_worker *w)
+{
+	struct lg_run *r = lg_run;
+
+	if (w->log_len == w->log_flushed)
+		return;
+	w->log_flushed = w->log_len;
+	for (uint32_t i = 0; i < r->m->n_spokes; i++) {
+		struct lg_sess *s = &r->mspokes[i];
+		if (s->fd >= 0 && s->state == LG_S_ESTABLISHED && !s->out_armed)
+			lg_mirror_write(s);
+	}
+}

@@ -40,6 +40,7 @@
 #include "routehub/io.h"
 #include "routehub/log.h"
 #include "routehub/rib.h"
+#include "routehub/tsan.h"
 #include "daemon_int.h"
 #include "export.h"
 #include "session.h"
@@ -74,7 +75,28 @@ struct exp_job {
 struct job_ring {
 	struct ck_ring ring;
 	struct ck_ring_buffer *buf;
+	RH_TSAN_MUTEX /* tsan.h: TSan builds only */
 };
+
+static bool
+jring_put(struct job_ring *r, void *obj)
+{
+	bool ok;
+	RH_TSAN_LOCK(r);
+	ok = ck_ring_enqueue_spsc(&r->ring, r->buf, obj);
+	RH_TSAN_UNLOCK(r);
+	return ok;
+}
+
+static bool
+jring_get(struct job_ring *r, void *obj)
+{
+	bool ok;
+	RH_TSAN_LOCK(r);
+	ok = ck_ring_dequeue_spsc(&r->ring, r->buf, obj);
+	RH_TSAN_UNLOCK(r);
+	return ok;
+}
 
 /* Prefix set for exact Adj-RIB-In counting (max_routes). */
 struct pfx_key {
@@ -481,7 +503,7 @@ job_push(struct exp *x, unsigned shard, unsigned io, struct exp_job *j)
 	struct job_ring *r = &x->rings[shard * x->nio + io];
 
 	/* Backpressure on the shard: bounded rings, the io thread drains. */
-	while (!ck_ring_enqueue_spsc(&r->ring, r->buf, j)) {
+	while (!jring_put(r, j)) {
 		if (atomic_load_explicit(&x->stopping, memory_order_acquire)) {
 			if (j->buf)
 				io_buf_unref(j->buf);
@@ -984,7 +1006,7 @@ exp_poll(struct exp *x, struct sess_loop *sl)
 		struct exp_job *j;
 		/* Bounded per call: other work of the loop gets its turn. */
 		for (unsigned k = 0; k < 4096; k++) {
-			if (!ck_ring_dequeue_spsc(&r->ring, r->buf, &j))
+			if (!jring_get(r, &j))
 				break;
 			job_run(x, sl, j);
 		}
@@ -1418,6 +1440,7 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 		if (!x->rings[i].buf)
 			goto fail;
 		ck_ring_init(&x->rings[i].ring, JOB_RING_SLOTS);
+		RH_TSAN_INIT(&x->rings[i]);
 	}
 	memset(&c, 0, sizeof(c));
 	c.nshards = nshards;
@@ -1468,7 +1491,7 @@ exp_free(struct exp *x)
 		struct exp_job *j;
 		if (!x->rings[i].buf)
 			continue;
-		while (ck_ring_dequeue_spsc(&x->rings[i].ring, x->rings[i].buf, &j)) {
+		while (jring_get(&x->rings[i], &j)) {
 			if (j->buf)
 				io_buf_unref(j->buf);
 			if (j->attrs)

@@ -31,6 +31,7 @@
 #include <xxhash.h>
 
 #include "routehub/shard.h"
+#include "routehub/tsan.h"
 
 #define DUMP_CHUNK 512
 #define DRAIN_BUDGET 64 /* batches per ring per round: keeps decisions flowing */
@@ -61,7 +62,28 @@ struct shard_ring {
 	 * sit on separate cache lines inside struct ck_ring. */
 	struct ck_ring ring;
 	struct ck_ring_buffer *buf;
+	RH_TSAN_MUTEX
 };
+
+static bool
+ring_put(struct shard_ring *r, void *obj)
+{
+	bool ok;
+	RH_TSAN_LOCK(r);
+	ok = ck_ring_enqueue_spsc(&r->ring, r->buf, obj);
+	RH_TSAN_UNLOCK(r);
+	return ok;
+}
+
+static bool
+ring_get(struct shard_ring *r, void *obj)
+{
+	bool ok;
+	RH_TSAN_LOCK(r);
+	ok = ck_ring_dequeue_spsc(&r->ring, r->buf, obj);
+	RH_TSAN_UNLOCK(r);
+	return ok;
+}
 
 struct shard {
 	struct rib_shards *s;
@@ -460,7 +482,7 @@ drain(struct shard *sh)
 		struct shard_ring *r = &sh->in[io];
 		struct rib_batch *b;
 		for (unsigned k = 0; k < DRAIN_BUDGET; k++) {
-			if (!ck_ring_dequeue_spsc(&r->ring, r->buf, &b))
+			if (!ring_get(r, &b))
 				break;
 			for (uint32_t i = 0; i < b->n; i++)
 				apply(sh, &b->ops[i]);
@@ -595,6 +617,7 @@ rib_shards_new(struct rib_shards **out, const struct rib_shards_conf *c)
 			if (!sh->in[io].buf)
 				goto fail;
 			ck_ring_init(&sh->in[io].ring, slots);
+			RH_TSAN_INIT(&sh->in[io]);
 		}
 	}
 	*out = s;
@@ -641,7 +664,7 @@ rib_shards_free(struct rib_shards *s)
 			struct rib_batch *b;
 			if (!sh->in[io].buf)
 				continue;
-			while (ck_ring_dequeue_spsc(&sh->in[io].ring, sh->in[io].buf, &b))
+			while (ring_get(&sh->in[io], &b))
 				free(b);
 			free(sh->in[io].buf);
 		}
@@ -709,7 +732,7 @@ push_batch(struct rib_shards *s, unsigned io, unsigned shard)
 		return;
 	/* Backpressure: a full ring means the shard is behind; wait for it
 	 * rather than grow memory without bound. */
-	while (!ck_ring_enqueue_spsc(&r->ring, r->buf, *slot)) {
+	while (!ring_put(r, *slot)) {
 		shard_wake(sh);
 		struct timespec ts = {0, 50000};
 		nanosleep(&ts, NULL);

@@ -29,7 +29,7 @@
 #include "io_int.h"
 
 #define REAP_BATCH	256	/* completions per dispatch round */
-#define FINI_ROUNDS	100	/* teardown waits, 50 ms each */
+#define FINI_NS		5000000000ULL	/* teardown: at most 5 s */
 
 static void
 set_err(char *err, size_t len, const char *fmt, ...)
@@ -394,7 +394,7 @@ static void
 loop_fini(struct io_loop *l)
 {
 	struct io_uring_sqe	*sqe;
-	unsigned		 i;
+	uint64_t		 end = io_now_ns() + FINI_NS;
 
 	/* posts already queued still run (one may hand over an fd), so
 	 * what they create is closed below; later ones are dropped */
@@ -411,7 +411,12 @@ loop_fini(struct io_loop *l)
 		io_uring_prep_timeout_remove(sqe, io_ud(l, IO_OP_TIMEOUT), 0);
 		io_uring_sqe_set_data64(sqe, io_ud(NULL, IO_OP_IGNORE));
 	}
-	for (i = 0; i < FINI_ROUNDS; i++) {
+	/*
+	 * Bounded by time, not rounds: with DEFER_TASKRUN a kernel (6.10+)
+	 * runs at most 20 deferred completions per wait, so thousands of
+	 * connections need hundreds of quick rounds.
+	 */
+	while (io_now_ns() < end) {
 		prepare(l, true);
 		if (l->inflight == 0 && l->conns == NULL &&
 		    l->listeners == NULL)

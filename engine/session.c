@@ -32,6 +32,13 @@ static void bconn_event(struct bconn *b, enum fsm_event_type type, const struct 
                         const struct bgp_error *err);
 static void bconn_after(struct bconn *b);
 
+/* Set while an event is fed whose cause is already in last_error, more precise
+ * than the FSM's generic FSM_ACT_LOG reason: a received NOTIFICATION (code and
+ * RFC 8203 text) or a socket error ("connect: Connection refused"). Without it
+ * "peer sent NOTIFICATION" / "TCP connection failed" replaced them. Per io
+ * thread: one event is fed at a time. */
+static __thread bool reason_pinned;
+
 /* ---- small helpers ------------------------------------------------------------ */
 
 static uint32_t
@@ -320,7 +327,7 @@ run_actions(struct bconn *b, const struct fsm_out *o)
 		case FSM_ACT_RELEASE:
 			break;
 		case FSM_ACT_LOG:
-			if (a->msg)
+			if (a->msg && !reason_pinned)
 				snprintf(p->last_error, sizeof(p->last_error), "%s", a->msg);
 			break;
 		}
@@ -566,11 +573,13 @@ tcp_msg(struct io_conn *c, void *arg, const uint8_t *msg, size_t len)
 		           p->addrstr, n.code, n.subcode, bgp_err_name(n.code, n.subcode),
 		           n.shutdown_msg[0] ? " \"" : "", n.shutdown_msg,
 		           n.shutdown_msg[0] ? "\"" : "");
+		reason_pinned = true;
 		bconn_event(b,
 		            n.code == BGP_ERR_OPEN && n.subcode == BGP_ERR_OPEN_VERSION
 		                    ? FSM_EV_NOTIF_VERSION_ERR
 		                    : FSM_EV_NOTIF,
 		            NULL, NULL);
+		reason_pinned = false;
 		break;
 	}
 	case BGP_MSG_KEEPALIVE:
@@ -636,6 +645,7 @@ tcp_closed(struct io_conn *c, void *arg, enum io_close why, int err)
 	sl->ntcp--;
 	if (b) {
 		struct peer *p = b->peer;
+		bool pinned = true;
 		b->tcp = NULL;
 		if (why == IO_CLOSE_CONNECT)
 			snprintf(p->last_error, sizeof(p->last_error), "connect: %s", strerror(-err));
@@ -643,7 +653,11 @@ tcp_closed(struct io_conn *c, void *arg, enum io_close why, int err)
 			snprintf(p->last_error, sizeof(p->last_error), "connection closed by peer");
 		else if (why == IO_CLOSE_ERROR)
 			snprintf(p->last_error, sizeof(p->last_error), "socket: %s", strerror(-err));
+		else
+			pinned = false;
+		reason_pinned = pinned;
 		bconn_event(b, FSM_EV_TCP_FAILS, NULL, NULL);
+		reason_pinned = false;
 		bconn_after(b);
 	}
 	if (sl->stopping && sl->ntcp == 0)

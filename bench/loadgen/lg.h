@@ -34,8 +34,12 @@
 #include "routehub/bgp.h"
 
 #define LG_MAX_THREADS 16
-#define LG_MAX_FEEDERS 65000   /* a spoke's per-prefix state is a uint16_t */
-#define LG_ST_CORRUPT  0xffff  /* spoke state: route present but wrong */
+/* A spoke's per-prefix state is a uint16_t: 0 absent, feeder + 1, with
+ * LG_ST_OLD set when the route is one the feeder announced earlier in a
+ * replay (right, but not yet the last word), or LG_ST_CORRUPT. */
+#define LG_MAX_FEEDERS 32000
+#define LG_ST_OLD      0x8000
+#define LG_ST_CORRUPT  0xffff
 
 /* Large community that carries a send timestamp (RFC 8092 §3): global
  * administrator LG_STAMP_GA, data 1 and 2 the high and low 32 bits of the
@@ -111,6 +115,7 @@ struct lg_opts {
 	struct lg_phase *phases;
 	size_t n_phases;
 	double timeout;
+	double settle;        /* s without spoke input before a phase is declared over */
 
 	enum lg_corrupt expect_corrupt;
 	bool ignore_unknown;
@@ -190,9 +195,14 @@ struct lg_pent {
 	uint8_t final;    /* present once the feeders' announce streams are done */
 	uint8_t pad;
 	uint32_t group;
-	uint32_t aset;
-	uint32_t pad2;
+	uint32_t aset;    /* the last attribute set announced */
+	uint32_t alt;     /* earlier ones (replay): index + 1 in lg_model.alts */
 	uint64_t contrib; /* this prefix's term in the digest */
+};
+
+struct lg_alt {
+	uint32_t aset;
+	uint32_t next; /* index + 1, 0 = end */
 };
 
 struct lg_table {
@@ -241,6 +251,8 @@ struct lg_model {
 	uint32_t n_asets, cap_asets;
 	struct lg_table tab;
 	uint32_t *gpfx; /* per group, in announce order */
+	struct lg_alt *alts;
+	uint32_t n_alts, cap_alts;
 	bool has_v6;
 	bool transparent;
 	uint32_t rs_asn;
@@ -340,6 +352,7 @@ struct lg_spoke {
 	/* read by the main thread while the owner writes them: relaxed atomics */
 	_Atomic uint32_t n_present; /* correct routes of prefixes meant to be present */
 	_Atomic uint32_t n_extra;   /* correct routes of prefixes meant to be absent */
+	_Atomic uint32_t n_old;     /* routes a feeder replaced later in the replay */
 	_Atomic uint32_t n_corrupt;       /* prefixes whose route is wrong now */
 	_Atomic uint64_t n_corrupt_total; /* wrong routes ever received */
 	_Atomic uint64_t n_unknown; /* announcements of prefixes not in the workload */
@@ -391,6 +404,7 @@ struct lg_sess {
 	/* role data */
 	struct lg_spoke *sp;
 	uint64_t log_cur; /* MSPOKE: position in the mirror's log */
+	bool rr_pending;  /* MSPOKE: a ROUTE-REFRESH to answer at a message boundary */
 	/* churn (feeders) */
 	uint64_t churn_sent;
 	uint32_t churn_next;
@@ -451,6 +465,7 @@ struct lg_worker {
 	_Atomic uint64_t t_first_tx;
 	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t last_stamp_rx; /* when the last timestamped route arrived */
+	_Atomic uint64_t last_spoke_rx; /* when a spoke of this worker last read */
 	_Atomic uint64_t churn_skipped;
 	_Atomic uint32_t churn_active; /* feeders of this worker still churning */
 	struct lg_counters c[LG_ROLE_MAX];

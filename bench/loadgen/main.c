@@ -167,6 +167,18 @@ last_stamp(struct ctx *c)
 	return t;
 }
 
+static uint64_t
+last_spoke_rx(struct ctx *c)
+{
+	uint64_t t = 0;
+
+	for (uint32_t i = 0; i < c->r.nw; i++) {
+		uint64_t v = atomic_load_explicit(&c->r.w[i].last_spoke_rx, memory_order_relaxed);
+		t = v > t ? v : t;
+	}
+	return t;
+}
+
 static bool
 cond(struct ctx *c, const struct waitspec *ws, uint64_t now)
 {
@@ -189,6 +201,10 @@ cond(struct ctx *c, const struct waitspec *ws, uint64_t now)
 			return false;
 	}
 	if ((ws->what & W_SPOKES) && !spokes_done(c, ws->spokes))
+		return false;
+	/* Settled: no spoke read anything for --settle, and all still match. */
+	if ((ws->what & W_SPOKES) && c->m.n_spokes &&
+	    now - last_spoke_rx(c) < (uint64_t)(c->o.settle * 1e9))
 		return false;
 	return true;
 }
@@ -403,11 +419,12 @@ explain_timeout(struct ctx *c, struct lg_result *res, const struct waitspec *ws)
 		for (uint32_t f = 0; f < c->m.n_feeders; f++)
 			if (!c->held[f])
 				stale += sp->cnt_from[f];
-		fprintf(stderr, "routehub-loadgen:   spoke %u: %u/%u routes, %u extra, %u wrong, "
-		                "%" PRIu64 " unknown, %" PRIu64 " still from withdrawn feeders, "
-		                "%" PRIu64 " announcements received; session %s\n", i,
+		fprintf(stderr, "routehub-loadgen:   spoke %u: %u/%u routes, %u extra, %u outdated, "
+		                "%u wrong, %" PRIu64 " unknown, %" PRIu64 " still from withdrawn "
+		                "feeders, %" PRIu64 " announcements received; session %s\n", i,
 		        atomic_load_explicit(&sp->n_present, memory_order_relaxed), want,
 		        atomic_load_explicit(&sp->n_extra, memory_order_relaxed),
+		        atomic_load_explicit(&sp->n_old, memory_order_relaxed),
 		        atomic_load_explicit(&sp->n_corrupt, memory_order_relaxed),
 		        atomic_load_explicit(&sp->n_unknown, memory_order_relaxed), stale,
 		        atomic_load_explicit(&sp->n_ann, memory_order_relaxed),

@@ -12,9 +12,10 @@
  * a route server's RIB would end up with: the feeder's withdrawals, then the
  * announcements of the other members of its group still holding routes.
  *
- * The log only grows (a spoke that connects or asks for a ROUTE-REFRESH
- * replays it from the start); it holds what the feeders sent, pre-encoded
- * streams plus churn, so its size is bounded by the scenario.
+ * The log only grows (a spoke that connects replays it from the start); it
+ * holds what the feeders sent, pre-encoded streams plus churn, so its size is
+ * bounded by the scenario. A ROUTE-REFRESH is answered with the announce
+ * streams of the feeders holding routes, between two messages of the log.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -273,6 +274,23 @@ lg_mirror_write(struct lg_sess *s)
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
 		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
 			s->out_armed = false;
+	}
+	if (s->rr_pending) {
+		/* RFC 2918 §4: re-advertise the Adj-RIB-Out, i.e. what the feeders
+		 * hold now, not the log's history. Caught up with the log, the
+		 * spoke is at a message boundary: the queue (whole streams) goes
+		 * next, and the log resumes once it has drained. */
+		const struct lg_model *m = w->m;
+		s->rr_pending = false;
+		for (uint32_t i = 0; i < m->n_feeders; i++) {
+			const struct lg_feeder *f = &m->feeders[i];
+			if (!atomic_load_explicit(&f->announced, memory_order_relaxed) ||
+			    lg_run->mfeeders[i].state != LG_S_ESTABLISHED || s->fd < 0)
+				continue;
+			atomic_fetch_add_explicit(&w->c[LG_ROLE_MSPOKE].tx_msgs, f->ann.n_msgs,
+			                          memory_order_relaxed);
+			lg_sess_send(s, f->ann.buf, f->ann.len, false);
+		}
 	}
 	return 0;
 }

@@ -86,6 +86,8 @@ usage(FILE *f)
 	    "      SEL: all | even | odd | N | A-B, joined with '+'\n"
 	    "  --churn-pool N         pre-encoded churn messages per feeder (65536)\n"
 	    "  --timeout S            per phase (60)\n"
+	    "  --settle S             quiet time the spokes need before a phase is over (0.25);\n"
+	    "                         the times reported are when each spoke last matched\n"
 	    "Verification and output\n"
 	    "  --expect-corrupt digest|count   corrupt the expectation: the run must fail\n"
 	    "  --ignore-unknown       routes outside the workload (the route server's own)\n"
@@ -407,7 +409,7 @@ enum {
 	OPT_PREFIXES, OPT_LENMIX, OPT_IPV6, OPT_ASETS, OPT_PATHLEN, OPT_COMMS, OPT_LCOMMS,
 	OPT_OVERLAP, OPT_MAXPU, OPT_SEED, OPT_REPLAY, OPT_REPLAYMAX, OPT_PHASES, OPT_SCENARIO,
 	OPT_CPOOL, OPT_TIMEOUT, OPT_CORRUPT, OPT_IGNUNK, OPT_JSON, OPT_DUMP, OPT_CEIL,
-	OPT_SAVECEIL,
+	OPT_SAVECEIL, OPT_SETTLE,
 };
 
 static const struct option longopts[] = {
@@ -441,6 +443,7 @@ static const struct option longopts[] = {
 	{"scenario", required_argument, NULL, OPT_SCENARIO},
 	{"churn-pool", required_argument, NULL, OPT_CPOOL},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"settle", required_argument, NULL, OPT_SETTLE},
 	{"expect-corrupt", required_argument, NULL, OPT_CORRUPT},
 	{"ignore-unknown", no_argument, NULL, OPT_IGNUNK},
 	{"json", required_argument, NULL, OPT_JSON},
@@ -481,6 +484,7 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	o->seed = 1;
 	o->churn_pool = 65536;
 	o->timeout = 60;
+	o->settle = 0.25;
 
 	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
 		uint32_t v = 0;
@@ -587,6 +591,9 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			rc = parse_double("--timeout", optarg, 0.1, 86400, &o->timeout);
+			break;
+		case OPT_SETTLE:
+			rc = parse_double("--settle", optarg, 0, 60, &o->settle);
 			break;
 		case OPT_CORRUPT:
 			if (!strcmp(optarg, "digest"))

@@ -223,6 +223,27 @@ ev_new(uint8_t af)
 	return e;
 }
 
+/* Remember e's current attribute set as one it had (a spoke may hold a
+ * route with it until the later announcement arrives). */
+static int
+alt_add(struct lg_model *m, struct lg_pent *e)
+{
+	for (uint32_t a = e->alt; a; a = m->alts[a - 1].next)
+		if (m->alts[a - 1].aset == e->aset)
+			return 0;
+	if (m->n_alts == m->cap_alts) {
+		uint32_t nc = m->cap_alts ? m->cap_alts * 2 : 1024;
+		struct lg_alt *n = realloc(m->alts, nc * sizeof(*n));
+		if (!n)
+			return -1;
+		m->alts = n;
+		m->cap_alts = nc;
+	}
+	m->alts[m->n_alts] = (struct lg_alt){e->aset, e->alt};
+	e->alt = ++m->n_alts;
+	return 0;
+}
+
 /* Append the prefixes of a run to the pool; announce = true marks them
  * present with aset, else absent. */
 static int
@@ -247,8 +268,11 @@ add_run(struct lg_model *m, const struct bgp_nlri *n, bool announce, uint32_t as
 		if (fresh)
 			m->tab.e[idx].aset = UINT32_MAX;
 		m->tab.e[idx].final = announce;
-		if (announce)
+		if (announce && m->tab.e[idx].aset != aset) {
+			if (m->tab.e[idx].aset != UINT32_MAX && alt_add(m, &m->tab.e[idx]) < 0)
+				return -1;
 			m->tab.e[idx].aset = aset;
+		}
 		R.pool[R.n_pool++] = idx;
 		(*cnt)++;
 	}

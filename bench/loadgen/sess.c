@@ -464,7 +464,7 @@ on_message(struct lg_sess *s, uint8_t type, const uint8_t *msg, size_t len)
 			lg_sess_send(s, f->ann.buf, f->ann.len, false);
 			count(s, true, 0, f->ann.n_msgs);
 		} else if (s->role == LG_ROLE_MSPOKE) {
-			s->log_cur = 0;
+			s->rr_pending = true;
 			lg_mirror_write(s);
 		}
 		return;
@@ -497,6 +497,8 @@ sess_read(struct lg_sess *s)
 			return;
 		}
 		count(s, false, (uint64_t)n, 0);
+		if (s->role == LG_ROLE_SPOKE)
+			atomic_store_explicit(&w->last_spoke_rx, lg_now(), memory_order_relaxed);
 		total = off + (size_t)n;
 		s->carry_len = 0;
 		while (total - pos >= BGP_HDR_LEN && s->fd >= 0) {

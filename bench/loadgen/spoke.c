@@ -64,7 +64,7 @@ nh_feeder(const struct lg_model *m, const struct bgp_attrs *a, uint8_t af)
 }
 
 struct delta {
-	int64_t present, extra, corrupt;
+	int64_t present, extra, corrupt, old;
 	uint64_t digest, corrupt_total, unknown, ann;
 };
 
@@ -78,6 +78,9 @@ route_remove(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, struct
 		return;
 	if (old == LG_ST_CORRUPT) {
 		d->corrupt--;
+	} else if (old & LG_ST_OLD) {
+		sp->cnt_from[(old & ~LG_ST_OLD) - 1]--;
+		d->old--;
 	} else {
 		sp->cnt_from[old - 1]--;
 		if (e->final)
@@ -104,6 +107,11 @@ route_set(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, uint16_t 
 		d->corrupt_total++;
 		return;
 	}
+	if (nv & LG_ST_OLD) {
+		sp->cnt_from[(nv & ~LG_ST_OLD) - 1]++;
+		d->old++;
+		return;
+	}
 	sp->cnt_from[nv - 1]++;
 	if (e->final)
 		d->present++;
@@ -124,6 +132,20 @@ corrupt_log(struct lg_sess *s, const struct bgp_prefix *p, const char *why, int6
 	snprintf(pfx, sizeof(pfx), "%s/%u", a, p->len);
 	fprintf(stderr, "routehub-loadgen: spoke %u: wrong route for %s: %s (next hop of feeder %lld)\n",
 	        s->idx, pfx, why, (long long)f);
+}
+
+/* True if the path is one the feeder announced for e earlier in a replay. */
+static bool
+old_path(const struct lg_model *m, const struct lg_pent *e, uint64_t phash, uint32_t asn)
+{
+	for (uint32_t a = e->alt; a; a = m->alts[a - 1].next) {
+		uint64_t h = lg_path_prepend(m->asets[m->alts[a - 1].aset].hbase, asn);
+		if (!m->transparent)
+			h = lg_path_prepend(h, m->rs_asn);
+		if (h == phash)
+			return true;
+	}
+	return false;
 }
 
 /* Announced prefixes of one family, all with the same attributes. */
@@ -163,12 +185,16 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs
 			if (!m->transparent)
 				want = lg_path_prepend(want, m->rs_asn);
 		}
-		if (!path_ok || phash != want) {
-			corrupt_log(s, &p, "AS path differs from the feeder's", f);
-			route_set(m, sp, (uint32_t)idx, LG_ST_CORRUPT, d);
+		if (path_ok && phash == want) {
+			route_set(m, sp, (uint32_t)idx, (uint16_t)(f + 1), d);
 			continue;
 		}
-		route_set(m, sp, (uint32_t)idx, (uint16_t)(f + 1), d);
+		if (path_ok && old_path(m, e, phash, m->feeders[f].asn)) {
+			route_set(m, sp, (uint32_t)idx, (uint16_t)((f + 1) | LG_ST_OLD), d);
+			continue;
+		}
+		corrupt_log(s, &p, "AS path differs from the feeder's", f);
+		route_set(m, sp, (uint32_t)idx, LG_ST_CORRUPT, d);
 	}
 }
 
@@ -253,6 +279,7 @@ lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len)
 
 	RADD(sp->n_present, (uint32_t)d.present);
 	RADD(sp->n_extra, (uint32_t)d.extra);
+	RADD(sp->n_old, (uint32_t)d.old);
 	RADD(sp->n_corrupt, (uint32_t)d.corrupt);
 	RADD(sp->n_corrupt_total, d.corrupt_total);
 	RADD(sp->n_unknown, d.unknown);
@@ -278,7 +305,7 @@ lg_spoke_matches(const struct lg_model *m, const struct lg_spoke *sp, uint32_t *
 	if ((gen & 1) || mode == LG_EXP_NONE)
 		return false; /* being written, or nothing to reach */
 	ok = RLOAD(sp->n_present) == atomic_load_explicit(&x->present, memory_order_relaxed) &&
-	     RLOAD(sp->n_extra) == 0 && RLOAD(sp->n_corrupt) == 0 &&
+	     RLOAD(sp->n_extra) == 0 && RLOAD(sp->n_corrupt) == 0 && RLOAD(sp->n_old) == 0 &&
 	     (m->o->ignore_unknown || RLOAD(sp->n_unknown) == 0);
 	if (ok) {
 		/* Routes of feeders that no longer hold them must be gone. */
@@ -290,6 +317,11 @@ lg_spoke_matches(const struct lg_model *m, const struct lg_spoke *sp, uint32_t *
 	return ok;
 }
 
+/* Called after every UPDATE and every command: a spoke is done for the
+ * current generation while it matches; one that stops matching (routes
+ * still moving after a first match, e.g. several feeders replaying one
+ * file) is undone, so that done_ns is the last time it reached the
+ * expectation. */
 void
 lg_spoke_check(struct lg_sess *s)
 {
@@ -297,11 +329,8 @@ lg_spoke_check(struct lg_sess *s)
 	const struct lg_expect *x = &m->exp;
 	struct lg_spoke *sp = s->sp;
 	uint32_t gen;
-	bool ok;
+	bool ok, done;
 
-	if (atomic_load_explicit(&sp->done_gen, memory_order_relaxed) ==
-	    atomic_load_explicit(&x->gen, memory_order_relaxed))
-		return;
 	ok = lg_spoke_matches(m, sp, &gen);
 	if (ok && atomic_load_explicit(&x->mode, memory_order_relaxed) == LG_EXP_REFRESH &&
 	    atomic_load_explicit(&x->ssel[lg_gen_buf(gen)][s->idx], memory_order_relaxed))
@@ -310,10 +339,15 @@ lg_spoke_check(struct lg_sess *s)
 		         atomic_load_explicit(&x->present, memory_order_relaxed);
 	/* Seqlock: the fields read belong to gen only if gen did not move. */
 	atomic_thread_fence(memory_order_acquire);
-	if (!ok || atomic_load_explicit(&x->gen, memory_order_relaxed) != gen)
+	if ((gen & 1) || atomic_load_explicit(&x->gen, memory_order_relaxed) != gen)
 		return;
-	sp->done_ns = lg_now();
-	/* Release: done_ns is visible to whoever sees done_gen == gen. */
-	atomic_store_explicit(&sp->done_gen, gen, memory_order_release);
-	lg_wake_main();
+	done = atomic_load_explicit(&sp->done_gen, memory_order_relaxed) == gen;
+	if (ok && !done) {
+		sp->done_ns = lg_now();
+		/* Release: done_ns is visible to whoever sees done_gen == gen. */
+		atomic_store_explicit(&sp->done_gen, gen, memory_order_release);
+		lg_wake_main();
+	} else if (!ok && done) {
+		atomic_store_explicit(&sp->done_gen, UINT32_MAX, memory_order_release);
+	}
 }

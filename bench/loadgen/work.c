@@ -959,6 +959,7 @@ lg_model_fini(struct lg_model *m)
 	free(m->feeders);
 	free(m->groups);
 	free(m->gpfx);
+	free(m->alts);
 	free(m->tab.e);
 	free(m->tab.slot);
 	for (int i = 0; i < 2; i++) {

@@ -1,0 +1,99 @@
+#!/bin/sh
+# routehub-loadgen in self-test mode (its own listener mirrors feeders to
+# spokes; no daemon): small runs whose verification must pass, and corrupted
+# expectations that must make it fail — so the check itself is tested.
+# Assertions are on exit status and the JSON result, never on timings.
+# Every run is bounded by --timeout (per phase) and by timeout(1).
+set -eu
+: "${RH_BIN:?RH_BIN: directory of routehub-loadgen}"
+: "${RH_TEST_DATA:?RH_TEST_DATA: tests/data}"
+lg="$RH_BIN/routehub-loadgen"
+[ -x "$lg" ] || { echo "SKIP: $lg not built"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+fail=0
+bad() { echo "FAIL $*"; fail=1; }
+
+# run NAME EXPECTED_EXIT ARGS...: run the loadgen, JSON into $tmp/NAME.json.
+run() {
+	name=$1 want=$2
+	shift 2
+	set +e
+	timeout 300 "$lg" --self-test --json "$tmp/$name.json" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	rc=$?
+	set -e
+	if [ "$rc" -ne "$want" ]; then
+		bad "$name: exit $rc, expected $want"
+		sed 's/^/  | /' "$tmp/$name.err" "$tmp/$name.out"
+		return 1
+	fi
+	echo "ok $name (exit $rc)"
+}
+
+# check NAME PYTHON-EXPRESSION: evaluate against the JSON result (d) and its
+# phases by kind (p['announce'] is the first announce phase).
+check() {
+	python3 - "$tmp/$1.json" "$2" <<'EOF' || bad "$1: $2"
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = {}
+for ph in d["phases"]:
+    p.setdefault(ph["kind"], ph)
+if not eval(sys.argv[2]):
+    print(json.dumps(d, indent=1)[:3000])
+    sys.exit(1)
+EOF
+}
+
+# 1. 2 feeders x 1,000 routes -> 3 spokes: every spoke holds exactly the
+#    2,000 routes, then none.
+if run basic 0 --feeders 2 --prefixes 1000 --spokes 3 --timeout 30; then
+	check basic 'd["ok"] and d["exit"] == 0 and d["error"] is None'
+	check basic 'p["announce"]["expected_routes"] == 2000 and p["announce"]["spokes_done"] == 3'
+	check basic 'p["announce"]["rx_prefixes"] >= 3 * 2000 and p["announce"]["tx_prefixes"] == 2000'
+	check basic 'p["withdraw"]["expected_routes"] == 0 and p["withdraw"]["spokes_done"] == 3'
+	check basic 'p["withdraw"]["expected_digest"] == "0000000000000000"'
+	check basic 'd["ceiling"]["source"] == "self-test" and d["ceiling"]["rx_routes_per_s"] > 0'
+	grep -q '^{"tool":"routehub-loadgen"' "$tmp/basic.out" && bad "basic: JSON on stdout despite --json"
+fi
+
+# 2. The same with the expected digest off by one: the digest check must fail
+#    the run (exit 1) although every route arrived.
+if run corrupt-digest 1 --feeders 2 --prefixes 1000 --spokes 3 --timeout 30 --expect-corrupt digest; then
+	check corrupt-digest 'not d["ok"] and d["exit"] == 1 and "digest" in d["error"]'
+	check corrupt-digest 'p["announce"]["ok"] is False and p["announce"]["timed_out"] is False'
+fi
+
+# 3. One route more expected than the feeders announce: the phase never
+#    converges and must time out (exit 2) naming what is missing.
+if run corrupt-count 2 --feeders 2 --prefixes 1000 --spokes 3 --timeout 2 --expect-corrupt count; then
+	check corrupt-count 'not d["ok"] and p["announce"]["timed_out"] and "3 spokes incomplete" in d["error"]'
+	grep -q 'spoke 0: 2000/2001 routes' "$tmp/corrupt-count.err" || bad "corrupt-count: no per-spoke detail"
+fi
+
+# 4. Feeder pairs (ECMP groups): churn with timestamps, hard resets of one
+#    member of each pair (NOTIFICATION, then TCP RST), reconnect, ROUTE-REFRESH.
+#    Routes must fall back to the surviving member and come back.
+if run pairs 0 --feeders 4 --overlap 2 --prefixes 500 --spokes 3 --timeout 30 --communities 2 \
+	--phases establish,announce,eor,churn:rate=500:duration=1,reset:feeders=even,reconnect:feeders=even,reset:feeders=1:tcp,refresh,withdraw; then
+	check pairs 'd["ok"] and [ph["ok"] for ph in d["phases"]] == [True] * 9'
+	check pairs 'p["announce"]["expected_routes"] == 1000 and p["announce"]["tx_prefixes"] == 2000'
+	check pairs 'p["churn"]["latency"]["n"] > 0 and p["churn"]["tx_updates"] > 0'
+	check pairs 'p["reset"]["expected_routes"] == 1000 and p["refresh"]["rx_prefixes"] >= 3 * 1000'
+	check pairs 'p["withdraw"]["expected_routes"] == 0'
+fi
+
+# 5. Replay of a real capture (IPv4 + IPv6, 4-octet ASNs): every feeder's
+#    rewritten stream, verified route by route.
+if run replay 0 --feeders 2 --spokes 2 --replay "$RH_TEST_DATA/mrt/updates.20160811.1600.gz" --timeout 60; then
+	check replay 'd["ok"] and p["announce"]["expected_routes"] > 0'
+	check replay 'p["announce"]["rx_prefixes"] >= 2 * p["announce"]["expected_routes"]'
+fi
+
+# 6. Usage errors: exit 3 with a message.
+run usage 3 --feeders 3 --overlap 2 || true
+grep -q 'not a multiple of --overlap' "$tmp/usage.err" || bad "usage: no message"
+run usage-phase 3 --phases establish,fly || true
+grep -q "unknown phase 'fly'" "$tmp/usage-phase.err" || bad "usage-phase: no message"
+
+exit $fail

@@ -1237,6 +1237,51 @@ test_stop_closes(void **state)
 	io_loop_free(T.loop);
 }
 
+/* Thousands of established connections torn down by io_loop_stop(). */
+static unsigned	 n_stop_conns;
+
+static void
+many_connected(struct io_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (++T.cli_connected == n_stop_conns)
+		io_loop_stop(T.loop);
+}
+
+static const struct io_conn_ops many_ops = {
+	.connected = many_connected,
+	.msg = cli_msg,
+	.closed = cli_closed,
+};
+
+static void
+test_stop_many(void **state)
+{
+	struct rlimit	 rl;
+	struct io_conn	*c;
+	unsigned	 i;
+
+	(void)state;
+	NEED_IO();
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	n_stop_conns = 1000;	/* 2,000 sockets: both ends are ours */
+	if (rl.rlim_cur < 2 * n_stop_conns + 100)
+		n_stop_conns = (unsigned)(rl.rlim_cur - 100) / 2;
+	reset(NULL);
+	T.done_need = 1 << 30;
+	start_server();
+	for (i = 0; i < n_stop_conns; i++)
+		assert_int_equal(io_conn_connect(T.loop,
+		    (struct sockaddr *)&T.addr, sizeof(T.addr), NULL, 0, NULL,
+		    &many_ops, NULL, &c), 0);
+	run(T.loop);
+	assert_int_equal(T.cli_connected, n_stop_conns);
+	assert_int_equal(T.cli_closed, n_stop_conns);
+	assert_int_equal(T.srv_closed, T.accepted);
+	io_loop_free(T.loop);
+}
+
 /* ---- accept on one loop, attach on another ------------------------------ */
 
 static struct {
@@ -1579,6 +1624,7 @@ main(void)
 		cmocka_unit_test(test_timers),
 		cmocka_unit_test(test_post),
 		cmocka_unit_test(test_stop_closes),
+		cmocka_unit_test(test_stop_many),
 		cmocka_unit_test(test_cross_loop_attach),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_accept_emfile),

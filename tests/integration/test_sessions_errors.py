@@ -45,6 +45,16 @@ lib/rawbgp.py, or a real daemon):
                     the same address then completes a session.
   open-unknown-cap  an OPEN with an unknown capability (code 200) is accepted
                     (RFC 5492 §3: ignore it) and the session comes up.
+  open-*-same-id    our own BGP identifier: from an iBGP peer 2/3, from an eBGP
+                    peer accepted (RFC 6286 §2.2).
+  notification-received  the peer sends Cease 6/4 with an RFC 8203 text:
+                    routehubd logs code and text, last_error is "received 6/4
+                    Administrative Reset: TEXT", flaps 1, it sends nothing back.
+  peer-closes       the peer closes TCP: last_error "connection closed by peer".
+  connect-refused   routehubd connects where nothing listens: last_error
+                    "connect: Connection refused".
+  refresh-borr-length  a BoRR with a 5-byte body -> 7/1, data = the message
+                    (RFC 7313 §5).
 
 Exit 0 passed, 1 failed, 77 skipped (routehubd not built). Daemon cases whose
 daemon is missing are skipped by name. RH_KEEP_LAB=1 keeps the lab directory.
@@ -208,6 +218,16 @@ def scenario(lab, t0):
     for case, *_ in open_cases:
         raw_peer(case)
     raw_peer('open-unknown-cap')
+    raw_peer('open-ebgp-same-id')
+    peer['open-ibgp-same-id'] = lab.address()
+    rh.add_neighbor(peer['open-ibgp-same-id'], RH_ASN, passive=True, rr_client=True, hold_time=9,
+                    name='open-ibgp-same-id')
+    for case in ('notification-received', 'peer-closes', 'refresh-borr-length'):
+        raw_peer(case)
+    # Nothing listens there: routehubd's connects are refused.
+    no_listener = lab.address()
+    rh.add_neighbor(no_listener, RAW_ASN, passive=False, local_address=rh.address, hold_time=9,
+                    name='connect-refused')
     for case in ('collision-raw-remote-wins', 'collision-raw-local-wins'):
         raw_peer(case, active=True)
     raw_listeners = {case: R.RawListener(peer[case], 179)
@@ -470,6 +490,77 @@ def scenario(lab, t0):
             p = rh.peer(a)
             expect(p['capabilities'] == ['as4'], f'capabilities {p["capabilities"]}')
     run.check('open-unknown-cap', unknown_cap)
+
+    def same_id(case, ibgp):
+        # RFC 6286 §2.2: the local BGP Identifier from an internal peer is a Bad
+        # BGP Identifier; from an external peer it is allowed.
+        a = peer[case]
+        asn = RH_ASN if ibgp else RAW_ASN
+        caps = [R.cap_mp(1, 1), R.cap_as4(asn)]
+        with R.RawSpeaker.connect(rh.address, source=a, timeout=T) as s:
+            if ibgp:
+                s.send(R.open_msg(asn, 9, RH_ID, caps=caps))
+                n = s.recv_notification(T).notification
+                expect((n['code'], n['subcode']) == (2, 3), f'iBGP peer with our id got {n["name"]}, want 2/3')
+                wait_sent(rh, a, 2, 3)
+            else:
+                s.handshake(asn, RH_ID, hold_time=9, caps=caps, timeout=T)
+                rh.wait_established(a, T)
+                expect(rh.peer(a)['peer_id'] == RH_ID, f'{rh.peer(a)}')
+    run.check('open-ibgp-same-id', same_id, 'open-ibgp-same-id', True)
+    run.check('open-ebgp-same-id', same_id, 'open-ebgp-same-id', False)
+
+    def notification_received():
+        # The peer ends the session with Cease / Administrative Reset and an RFC 8203
+        # text: routehubd logs both and keeps them in last_error.
+        a = peer['notification-received']
+        text = 'maintenance by the test'
+        with R.RawSpeaker.connect(rh.address, source=a, timeout=T) as s:
+            s.handshake(RAW_ASN, '10.0.0.14', hold_time=9, timeout=T)
+            rh.wait_established(a, T)
+            s.send(R.notification(6, 4, bytes([len(text)]) + text.encode()))
+            got = s.wait_closed(T)
+            expect(not [m for m in got if m.code == R.NOTIFICATION], f'routehubd answered {got}')
+        p = wait_for(lambda: (lambda q: q if q['flaps'] == 1 else None)(rh.peer(a)), T, what='flaps == 1')
+        want = f'received 6/4 Administrative Reset: {text}'
+        expect(p['last_error'] == want, f'last_error {p["last_error"]!r}, want {want!r}')
+        expect(rh.log_lines(a, f'received NOTIFICATION 6/4 (Administrative Reset) "{text}"'),
+               'no "received NOTIFICATION 6/4 ... text" log line')
+        expect(rh.log_lines(a, f'session down: {want}'), f'no "session down: {want}" log line')
+    run.check('notification-received', notification_received)
+
+    def peer_closes():
+        a = peer['peer-closes']
+        with R.RawSpeaker.connect(rh.address, source=a, timeout=T) as s:
+            s.handshake(RAW_ASN, '10.0.0.15', hold_time=9, timeout=T)
+            rh.wait_established(a, T)
+            s.sock.shutdown(socket.SHUT_WR)
+            s.wait_closed(T)
+        p = wait_for(lambda: (lambda q: q if q['flaps'] == 1 else None)(rh.peer(a)), T, what='flaps == 1')
+        expect(p['last_error'] == 'connection closed by peer', f'last_error {p["last_error"]!r}')
+    run.check('peer-closes', peer_closes)
+
+    def connect_refused():
+        p = wait_for(lambda: (lambda q: q if q['last_error'] else None)(rh.peer(no_listener)), T,
+                     what='a failed connect')
+        expect(p['last_error'] == 'connect: Connection refused', f'last_error {p["last_error"]!r}')
+        expect(p['state'] in ('Idle', 'Connect', 'Active') and p['established'] == 0, f'{p}')
+    run.check('connect-refused', connect_refused)
+
+    def refresh_borr_length():
+        # RFC 7313 §5: a BoRR/EoRR whose body is not 4 bytes is answered with
+        # ROUTE-REFRESH Message Error / Invalid Message Length, data = the message.
+        a = peer['refresh-borr-length']
+        caps = [R.cap_mp(1, 1), R.cap_as4(RAW_ASN), R.cap_route_refresh(), R.cap_enhanced_route_refresh()]
+        bad = R.message(R.ROUTE_REFRESH, b'\x00\x01\x01\x01\x00')   # BoRR + one byte
+        with R.RawSpeaker.connect(rh.address, source=a, timeout=T) as s:
+            s.handshake(RAW_ASN, '10.0.0.16', hold_time=9, caps=caps, timeout=T)
+            s.send(bad)
+            n = s.recv_notification(T).notification
+            expect((n['code'], n['subcode']) == (7, 1), f'got {n["code"]}/{n["subcode"]}, want 7/1')
+            expect(n['data'] == bad, f'data {n["data"].hex()}, want the message {bad.hex()}')
+        wait_sent(rh, a, 7, 1)
+    run.check('refresh-borr-length', refresh_borr_length)
 
     for lst in raw_listeners.values():
         lst.close()

@@ -565,6 +565,7 @@ static void
 encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uint8_t *attrs,
            size_t alen, struct bgp_prefix *v, size_t n)
 {
+	static __thread uint8_t scratch[BGP_MAX_EXT_MSG];
 	const size_t max = bgp_sess_max_msg(enc);
 	size_t i = 0;
 
@@ -606,14 +607,14 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 			sp.n_mp_unreach = k - i;
 			sp.mp_unreach_af = af;
 		}
-		buf = io_buf_new(max);
+		/* Encode into scratch, then a buffer of the exact size: queued
+		 * messages are most of the memory a burst costs. */
+		if (bgp_update_encode(&sp, enc, scratch, max, &len) < 0)
+			return;
+		buf = io_buf_new(len);
 		if (!buf)
 			return;
-		if (bgp_update_encode(&sp, enc, buf->data, max, &len) < 0) {
-			io_buf_unref(buf);
-			return;
-		}
-		buf->len = (uint32_t)len;
+		memcpy(buf->data, scratch, len);
 		emit(c, buf, af, v + i, k - i);
 		i = k;
 	}
@@ -631,17 +632,53 @@ struct adv_item {
 struct adv_tab {
 	struct adv_item *items;
 	unsigned n, cap;
+	uint32_t *idx; /* open addressing: item index + 1, 0 empty */
+	unsigned icap; /* power of 2, at least twice n */
 	struct bgp_prefix *wd[2];
 	uint32_t nwd[2], capwd[2];
 };
 
+static unsigned
+adv_slot(const struct adv_tab *t, const struct attr_set *a, bool from_ibgp, uint8_t af)
+{
+	uint64_t h = (uint64_t)(uintptr_t)a * 0x9e3779b97f4a7c15ull ^ (uint64_t)from_ibgp << 1 ^ af;
+	return (unsigned)(h >> 32) & (t->icap - 1);
+}
+
+static int
+adv_rehash(struct adv_tab *t, unsigned icap)
+{
+	uint32_t *ni = calloc(icap, sizeof(*ni));
+
+	if (!ni)
+		return -1;
+	free(t->idx);
+	t->idx = ni;
+	t->icap = icap;
+	for (unsigned i = 0; i < t->n; i++) {
+		const struct adv_item *it = &t->items[i];
+		unsigned s = adv_slot(t, it->stored, it->from_ibgp, it->af);
+		while (t->idx[s])
+			s = (s + 1) & (icap - 1);
+		t->idx[s] = i + 1;
+	}
+	return 0;
+}
+
+/* The item of (attribute set, origin, family): O(1), since one burst can
+ * carry as many distinct sets as prefixes (a full table has ~90,000). */
 static struct adv_item *
 adv_find(struct adv_tab *t, struct attr_set *a, bool from_ibgp, uint8_t af)
 {
-	for (unsigned i = t->n; i-- > 0;)
-		if (t->items[i].stored == a && t->items[i].af == af &&
-		    t->items[i].from_ibgp == from_ibgp)
-			return &t->items[i];
+	unsigned s;
+
+	if ((t->n + 1) * 2 > t->icap && adv_rehash(t, t->icap ? t->icap * 2 : 64) < 0)
+		return NULL;
+	for (s = adv_slot(t, a, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
+		struct adv_item *it = &t->items[t->idx[s] - 1];
+		if (it->stored == a && it->af == af && it->from_ibgp == from_ibgp)
+			return it;
+	}
 	if (t->n == t->cap) {
 		unsigned nc = t->cap ? t->cap * 2 : 16;
 		struct adv_item *nv = realloc(t->items, nc * sizeof(*nv));
@@ -654,6 +691,7 @@ adv_find(struct adv_tab *t, struct attr_set *a, bool from_ibgp, uint8_t af)
 	t->items[t->n].stored = a;
 	t->items[t->n].from_ibgp = from_ibgp;
 	t->items[t->n].af = af;
+	t->idx[s] = t->n + 1;
 	return &t->items[t->n++];
 }
 
@@ -699,11 +737,14 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
 		free(it->v);
 	}
 	t->n = 0;
+	if (t->idx)
+		memset(t->idx, 0, t->icap * sizeof(*t->idx));
 }
 
 static void
 adv_fini(struct adv_tab *t)
 {
+	free(t->idx);
 	free(t->items);
 	free(t->wd[0]);
 	free(t->wd[1]);
@@ -897,6 +938,7 @@ excluded(const struct peer *p, const struct attr_set *a)
 static struct io_buf *
 withdrawal_for(struct exp *x, const struct exp_job *j, const struct bgp_sess *enc)
 {
+	static __thread uint8_t scratch[BGP_MAX_EXT_MSG];
 	const size_t max = bgp_sess_max_msg(enc);
 	struct bgp_update_spec sp;
 	struct io_buf *b;
@@ -913,15 +955,13 @@ withdrawal_for(struct exp *x, const struct exp_job *j, const struct bgp_sess *en
 		sp.n_mp_unreach = j->npfx;
 		sp.mp_unreach_af = j->af;
 	}
-	b = io_buf_new(max);
+	/* Withdrawals are shorter than the announcement they replace. */
+	if (bgp_update_encode(&sp, enc, scratch, max, &len) < 0)
+		return NULL;
+	b = io_buf_new(len);
 	if (!b)
 		return NULL;
-	/* Withdrawals are shorter than the announcement they replace. */
-	if (bgp_update_encode(&sp, enc, b->data, max, &len) < 0) {
-		io_buf_unref(b);
-		return NULL;
-	}
-	b->len = (uint32_t)len;
+	memcpy(b->data, scratch, len);
 	return b;
 }
 

@@ -235,6 +235,34 @@ daemon_loop_drained(struct sess_loop *sl)
 
 /* ---- accept -------------------------------------------------------------------------- */
 
+/* Refused connections are logged at most REFUSED_LOG_BURST times per
+ * REFUSED_LOG_WINDOW_MS: a scan must not flood the log, yet a neighbour that
+ * is not configured must still show up in it later in the daemon's life (a
+ * lifetime cap was used up for good by the first neighbour retrying every
+ * second). Shared by every listener thread; a race at a window's edge costs a
+ * line more or less, so relaxed atomics suffice. */
+#define REFUSED_LOG_BURST     10
+#define REFUSED_LOG_WINDOW_MS 60000
+
+static _Atomic uint64_t refused_win_start;
+static _Atomic unsigned refused_win_lines;
+
+static bool
+refused_log_ok(void)
+{
+	uint64_t now = io_now_ms();
+	uint64_t start = atomic_load_explicit(&refused_win_start, memory_order_relaxed);
+
+	if (start == 0 || now - start >= REFUSED_LOG_WINDOW_MS) {
+		if (atomic_compare_exchange_strong_explicit(&refused_win_start, &start, now,
+		                                            memory_order_relaxed,
+		                                            memory_order_relaxed))
+			atomic_store_explicit(&refused_win_lines, 0, memory_order_relaxed);
+	}
+	return atomic_fetch_add_explicit(&refused_win_lines, 1, memory_order_relaxed) <
+	       REFUSED_LOG_BURST;
+}
+
 static void
 accept_cb(struct io_listener *l, void *arg, int fd, const struct sockaddr *remote, socklen_t rlen,
           const struct sockaddr *local, socklen_t llen)
@@ -254,8 +282,7 @@ accept_cb(struct io_listener *l, void *arg, int fd, const struct sockaddr *remot
 		unsigned long n =
 		        atomic_fetch_add_explicit(&d->refused_unknown, 1, memory_order_relaxed) + 1;
 		close(fd);
-		/* Rate limited: a scan must not flood the log. */
-		if (n <= 10 || n % 1000 == 0) {
+		if (refused_log_ok()) {
 			char a[INET6_ADDRSTRLEN] = "?";
 			if (remote->sa_family == AF_INET)
 				inet_ntop(AF_INET, &((const struct sockaddr_in *)remote)->sin_addr, a,

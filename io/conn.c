@@ -81,6 +81,9 @@ conn_release(struct io_conn *c)
 	}
 	free(c->q);
 	free(c->sc);
+	free(c->stash);
+	c->stash = NULL;
+	c->stash_len = 0;
 	io_frame_fini(&c->fr);
 }
 
@@ -164,6 +167,11 @@ maybe_finish(struct io_conn *c)
 static void
 start_linger(struct io_conn *c)
 {
+	if (c->eof_pending) {
+		/* the peer's FIN came while we were paused */
+		teardown(c);
+		return;
+	}
 	/* RFC 4271 §8.2.1.2 wants the NOTIFICATION read: send FIN after it and
 	 * keep reading until the peer's FIN, so closing does not send an RST
 	 * that could discard it at the peer */
@@ -173,6 +181,8 @@ start_linger(struct io_conn *c)
 		return;
 	}
 	c->state = IO_CS_LINGER;
+	if (!c->recv_armed && !c->on_starved)
+		arm_recv(c);	/* paused before: we must see the FIN */
 }
 
 /* ---- receive ------------------------------------------------------------- */
@@ -184,8 +194,8 @@ conn_deliver(void *arg, const uint8_t *msg, size_t len)
 
 	c->st.msgs_in++;
 	c->ops->msg(c, c->arg, msg, len);
-	/* the owner may have closed us from its callback */
-	return c->state == IO_CS_OPEN && !c->user_closed ? 0 : 1;
+	/* the owner may have closed or paused us from its callback */
+	return c->state == IO_CS_OPEN && !c->user_closed && !c->paused ? 0 : 1;
 }
 
 static void
@@ -197,14 +207,70 @@ conn_bad(void *arg, unsigned len)
 		c->ops->framing_error(c, c->arg, len);
 }
 
+static int
+stash_add(struct io_conn *c, const uint8_t *p, size_t n)
+{
+	uint8_t	*ns;
+
+	if (n == 0)
+		return 0;
+	if (n > UINT32_MAX - c->stash_len ||
+	    (ns = realloc(c->stash, c->stash_len + n)) == NULL)
+		return -ENOMEM;
+	memcpy(ns + c->stash_len, p, n);
+	c->stash = ns;
+	c->stash_len += (uint32_t)n;
+	return 0;
+}
+
+/* Received bytes of an open connection: to the framer, or kept while paused. */
+static void
+conn_input(struct io_conn *c, const uint8_t *p, size_t n)
+{
+	struct io_frame_cb	 cb = { conn_deliver, conn_bad, c };
+	size_t			 used;
+	int			 r = 0;
+
+	if (c->paused || c->stash_len > 0)
+		r = stash_add(c, p, n);
+	else {
+		r = io_frame_feed(&c->fr, p, n, &cb, &used);
+		/* paused from msg(): keep the rest for io_conn_pause(false) */
+		if (r == 1 && c->paused && c->state == IO_CS_OPEN &&
+		    !c->user_closed)
+			r = stash_add(c, p + used, n - used);
+	}
+	if (r == -ENOMEM)
+		conn_fail(c, IO_CLOSE_ERROR, -ENOMEM);
+}
+
+/* Resumed: deliver what was kept, then read again (or report the FIN). */
+static void
+conn_resume(struct io_conn *c)
+{
+	uint8_t		*p = c->stash;
+	size_t		 n = c->stash_len;
+
+	c->stash = NULL;
+	c->stash_len = 0;
+	if (n > 0)
+		conn_input(c, p, n);
+	free(p);
+	if (c->state != IO_CS_OPEN || c->user_closed || c->paused)
+		return;
+	if (c->eof_pending)
+		conn_fail(c, IO_CLOSE_EOF, 0);
+	else
+		arm_recv(c);
+}
+
 static void
 recv_cqe(struct io_conn *c, struct io_uring_cqe *cqe)
 {
 	struct io_loop		*l = c->loop;
-	struct io_frame_cb	 cb = { conn_deliver, conn_bad, c };
 	const uint8_t		*data = NULL;
 	unsigned		 bid = 0;
-	int			 res = cqe->res, r;
+	int			 res = cqe->res;
 	bool			 more = (cqe->flags & IORING_CQE_F_MORE) != 0;
 
 	if (!more) {
@@ -217,11 +283,8 @@ recv_cqe(struct io_conn *c, struct io_uring_cqe *cqe)
 	}
 	if (res > 0 && data != NULL) {
 		c->st.bytes_in += (unsigned)res;
-		if (c->state == IO_CS_OPEN && !c->user_closed) {
-			r = io_frame_feed(&c->fr, data, (size_t)res, &cb);
-			if (r == -ENOMEM)
-				conn_fail(c, IO_CLOSE_ERROR, -ENOMEM);
-		}
+		if (c->state == IO_CS_OPEN && !c->user_closed)
+			conn_input(c, data, (size_t)res);
 		/* LINGER and DRAINING read only to see the peer's FIN */
 	}
 	if (data != NULL) {
@@ -231,7 +294,10 @@ recv_cqe(struct io_conn *c, struct io_uring_cqe *cqe)
 		    (int)l->br_pending++);
 	}
 	if (res == 0) {
-		if (c->state != IO_CS_DEAD)
+		if ((c->paused || c->stash_len > 0) &&
+		    c->state == IO_CS_OPEN && !c->user_closed)
+			c->eof_pending = true;	/* after what we kept */
+		else if (c->state != IO_CS_DEAD)
 			conn_fail(c, IO_CLOSE_EOF, 0);
 	} else if (res == -ENOBUFS) {
 		/* every buffer was in use: retry once this batch returned
@@ -242,10 +308,14 @@ recv_cqe(struct io_conn *c, struct io_uring_cqe *cqe)
 			c->starved_next = l->starved;
 			l->starved = c;
 		}
+	} else if (res == -ECANCELED) {
+		/* io_conn_pause() (or teardown) cancelled it */
+		if (c->state != IO_CS_DEAD && !c->paused && !more)
+			arm_recv(c);
 	} else if (res < 0) {
 		if (c->state != IO_CS_DEAD)
 			conn_fail(c, IO_CLOSE_ERROR, res);
-	} else if (!more && c->state != IO_CS_DEAD)
+	} else if (!more && c->state != IO_CS_DEAD && !c->paused)
 		arm_recv(c);	/* multishot ended without error (CQ full) */
 }
 
@@ -403,7 +473,8 @@ io_conn_cqe(struct io_conn *c, enum io_op op, struct io_uring_cqe *cqe)
 			break;
 		}
 		c->state = IO_CS_OPEN;
-		arm_recv(c);
+		if (!c->paused)
+			arm_recv(c);
 		if (c->qlen > 0)
 			conn_dirty(c);
 		if (c->ops->connected != NULL)
@@ -443,8 +514,11 @@ io_conns_rearm(struct io_loop *l)
 	while ((c = l->starved) != NULL) {
 		l->starved = c->starved_next;
 		c->on_starved = false;
-		if (c->state != IO_CS_DEAD)
-			arm_recv(c);
+		if (c->state == IO_CS_OPEN && !c->user_closed) {
+			if (!c->paused)
+				conn_resume(c);
+		} else if (c->state != IO_CS_DEAD)
+			arm_recv(c);	/* DRAINING/LINGER wait for the FIN */
 		maybe_finish(c);
 	}
 	while ((c = l->dead) != NULL) {
@@ -561,6 +635,11 @@ io_conn_close(struct io_conn *c, bool flush)
 		c->why = IO_CLOSE_LOCAL;
 		c->err = 0;
 	}
+	/* nothing is delivered after close: kept input is dropped */
+	c->paused = false;
+	free(c->stash);
+	c->stash = NULL;
+	c->stash_len = 0;
 	switch (c->state) {
 	case IO_CS_OPEN:
 		if (!flush)
@@ -584,6 +663,34 @@ io_conn_close(struct io_conn *c, bool flush)
 		teardown(c);
 		break;
 	}
+}
+
+int
+io_conn_pause(struct io_conn *c, bool pause)
+{
+	struct io_uring_sqe	*sqe;
+
+	if (c->user_closed || c->state == IO_CS_DEAD)
+		return -EPIPE;
+	if (pause == c->paused)
+		return 0;
+	c->paused = pause;
+	if (pause) {
+		/* stop reading; what the kernel already read is kept */
+		if (c->recv_armed) {
+			sqe = io_sqe(c->loop);
+			io_uring_prep_cancel64(sqe, io_ud(c, IO_OP_RECV), 0);
+			io_uring_sqe_set_data64(sqe, io_ud(NULL, IO_OP_IGNORE));
+		}
+		return 0;
+	}
+	/* resume in the next round, not inside the caller */
+	if (!c->on_starved && c->state == IO_CS_OPEN) {
+		c->on_starved = true;
+		c->starved_next = c->loop->starved;
+		c->loop->starved = c;
+	}
+	return 0;
 }
 
 int

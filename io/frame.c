@@ -72,10 +72,14 @@ deliver_body(struct io_framer *f, const struct io_frame_cb *cb)
 
 int
 io_frame_feed(struct io_framer *f, const uint8_t *p, size_t n,
-    const struct io_frame_cb *cb)
+    const struct io_frame_cb *cb, size_t *used)
 {
+	const uint8_t	*start = p;
 	unsigned	 len;
 	size_t		 take;
+
+	if (used != NULL)
+		*used = n;
 
 	if (f->bad)
 		return -EMSGSIZE;
@@ -93,7 +97,7 @@ io_frame_feed(struct io_framer *f, const uint8_t *p, size_t n,
 			if (f->have < f->need)
 				return 0;
 			if (deliver_body(f, cb) != 0)
-				return 1;
+				goto stop;
 			continue;
 		}
 		if (f->hlen > 0) {
@@ -118,7 +122,7 @@ io_frame_feed(struct io_framer *f, const uint8_t *p, size_t n,
 			f->have = HDR;
 			/* a bare header (KEEPALIVE) is complete already */
 			if (f->have == f->need && deliver_body(f, cb) != 0)
-				return 1;
+				goto stop;
 			continue;
 		}
 		if (n < HDR) {
@@ -131,10 +135,10 @@ io_frame_feed(struct io_framer *f, const uint8_t *p, size_t n,
 			return frame_bad(f, len, cb);
 		if (len <= n) {
 			/* whole message in this piece: no copy */
-			if (cb->deliver(cb->arg, p, len) != 0)
-				return 1;
 			p += len;
 			n -= len;
+			if (cb->deliver(cb->arg, p - len, len) != 0)
+				goto stop;
 			continue;
 		}
 		if ((f->body = malloc(len)) == NULL)
@@ -145,4 +149,8 @@ io_frame_feed(struct io_framer *f, const uint8_t *p, size_t n,
 		return 0;
 	}
 	return 0;
+stop:
+	if (used != NULL)
+		*used = (size_t)(p - start);
+	return 1;
 }

@@ -39,11 +39,12 @@ struct io_frame_cb {
 void	io_frame_init(struct io_framer *f, uint32_t max);
 void	io_frame_fini(struct io_framer *f);
 /*
- * Consumes p[0..n). Returns 0, 1 when deliver() asked to stop, -EMSGSIZE
- * after a framing error (now or earlier), -ENOMEM.
+ * Consumes p[0..n). Returns 0, 1 when deliver() asked to stop (then *used,
+ * if not NULL, counts the bytes consumed, up to the end of the message just
+ * delivered), -EMSGSIZE after a framing error (now or earlier), -ENOMEM.
  */
 int	io_frame_feed(struct io_framer *f, const uint8_t *p, size_t n,
-	    const struct io_frame_cb *cb);
+	    const struct io_frame_cb *cb, size_t *used);
 /* Bytes held for an incomplete message (0 when idle). */
 size_t	io_frame_held(const struct io_framer *f);
 

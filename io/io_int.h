@@ -86,7 +86,10 @@ struct io_conn {
 	bool			 recv_armed;
 	bool			 send_busy;	/* a sendmsg is in flight */
 	bool			 on_dirty;	/* on loop->dirty */
-	bool			 on_starved;	/* on loop->starved (ENOBUFS) */
+	bool			 on_starved;	/* on loop->starved: ENOBUFS or
+						 * resumed, re-arm recv */
+	bool			 paused;	/* io_conn_pause(): no input */
+	bool			 eof_pending;	/* FIN seen while paused */
 	bool			 on_dead;	/* on loop->dead */
 	bool			 user_closed;
 	enum io_close		 why;
@@ -97,6 +100,8 @@ struct io_conn {
 	struct io_conn		*prev, *next;	/* loop->conns */
 
 	struct io_framer	 fr;
+	uint8_t			*stash;		/* input received while paused */
+	uint32_t		 stash_len;
 
 	/* send queue: circular array of buffers, head partly sent */
 	struct io_buf		**q;

@@ -238,6 +238,15 @@ int	io_conn_send_copy(struct io_conn *c, const void *data, size_t len);
  * short).
  */
 void	io_conn_close(struct io_conn *c, bool flush);
+/*
+ * Flow control: while paused no msg() is delivered and nothing more is read
+ * from the socket (TCP pushes back on the peer); bytes the kernel had already
+ * read are kept and delivered, in order, after io_conn_pause(c, false) - on a
+ * later loop round, never inside this call. May be called from msg() itself:
+ * the rest of that buffer waits. A FIN seen while paused is reported after
+ * the kept messages. Connecting conns may be paused too. -EPIPE once closing.
+ */
+int	io_conn_pause(struct io_conn *c, bool pause);
 /* Maximum message length, 19..65535 (RFC 8654 raises it); any time. */
 int	io_conn_set_max_msg(struct io_conn *c, unsigned max);
 void	io_conn_stats(const struct io_conn *c, struct io_conn_stats *st);

@@ -326,7 +326,7 @@ test_framer(void **state)
 				step = chunks[k];
 				if (step > total - off)
 					step = total - off;
-				r = io_frame_feed(&f, stream + off, step, &cb);
+				r = io_frame_feed(&f, stream + off, step, &cb, NULL);
 				if (r != 0 && r != -EMSGSIZE)
 					fail_msg("%s: feed %d", cases[ci].what,
 					    r);
@@ -369,6 +369,7 @@ test_framer_stop(void **state)
 	struct io_framer f;
 	struct io_frame_cb cb = { fr_deliver, fr_bad, &o };
 	uint8_t		 s[57];
+	size_t		 used;
 
 	(void)state;
 	memset(s, 0, sizeof(s));
@@ -380,8 +381,17 @@ test_framer_stop(void **state)
 	o.stop_after = 2;
 	io_frame_init(&f, 4096);
 	/* deliver() asked to stop after the second of three */
-	assert_int_equal(io_frame_feed(&f, s, sizeof(s), &cb), 1);
+	assert_int_equal(io_frame_feed(&f, s, sizeof(s), &cb, &used), 1);
 	assert_int_equal(o.n, 2);
+	assert_int_equal(used, 38);	/* the third is left to the caller */
+	/* stopping on a message assembled across pieces */
+	memset(&o, 0, sizeof(o));
+	o.stop_after = 1;
+	io_frame_fini(&f);
+	io_frame_init(&f, 4096);
+	assert_int_equal(io_frame_feed(&f, s, 10, &cb, &used), 0);
+	assert_int_equal(io_frame_feed(&f, s + 10, 47, &cb, &used), 1);
+	assert_int_equal(used, 9);
 	io_frame_fini(&f);
 }
 
@@ -1528,6 +1538,138 @@ test_accept_emfile(void **state)
 	io_loop_free(T.loop);
 }
 
+/* ---- flow control: pause and resume -------------------------------------- */
+
+static struct {
+	struct io_conn	*srv;
+	struct io_timer	 resume;
+	unsigned	 at_resume, order_bad, pauses;
+	bool		 resumed;
+} P;
+
+static void
+p_resume(struct io_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	P.at_resume = T.srv_msgs;
+	P.resumed = true;
+	assert_int_equal(io_conn_pause(P.srv, false), 0);
+}
+
+static void
+p_msg(struct io_conn *c, void *arg, const uint8_t *msg, size_t len)
+{
+	(void)arg;
+	if (T.srv_msgs < T.nexp && (len != T.exp[T.srv_msgs]->len ||
+	    memcmp(msg, T.exp[T.srv_msgs]->data, len) != 0))
+		P.order_bad++;
+	T.srv_msgs++;
+	if (T.srv_msgs == 1) {
+		/* pause from inside msg(): the rest of the buffer waits */
+		P.srv = c;
+		assert_int_equal(io_conn_pause(c, true), 0);
+		P.pauses++;
+		assert_int_equal(io_timer_arm(&P.resume, 100), 0);
+	}
+}
+
+static const struct io_conn_ops p_ops = {
+	.msg = p_msg,
+	.closed = srv_closed,
+};
+
+static void
+p_accept(struct io_listener *li, void *arg, int fd,
+    const struct sockaddr *remote, socklen_t rlen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	struct io_conn	*c;
+
+	(void)li;
+	(void)arg;
+	(void)remote;
+	(void)rlen;
+	(void)local;
+	(void)llen;
+	T.accepted++;
+	assert_int_equal(io_conn_attach(T.loop, fd, &p_ops, NULL, &c), 0);
+	assert_int_equal(io_conn_set_max_msg(c, 65535), 0);
+}
+
+static void
+p_connected(struct io_conn *c, void *arg)
+{
+	unsigned	 i;
+
+	(void)arg;
+	for (i = 0; i < T.nexp; i++)
+		assert_int_equal(io_conn_send(c, T.exp[i]), 0);
+	/* the FIN follows the data: it reaches a paused peer */
+	io_conn_close(c, true);
+}
+
+static const struct io_conn_ops p_cli_ops = {
+	.connected = p_connected,
+	.closed = cli_closed,
+};
+
+static void
+test_pause(void **state)
+{
+	static const struct {
+		const char	*what;
+		unsigned	 rbuf_size;
+	} cases[] = {
+		{ "default buffers", 0 },
+		{ "64-byte buffers: split messages kept", 64 },
+	};
+	struct sockaddr_in	 a = sin4("127.0.0.1", 0);
+	struct sockaddr_storage	 ss;
+	struct io_loop_conf	 conf;
+	struct io_conn		*c;
+	size_t			 ci;
+	unsigned		 i;
+
+	(void)state;
+	NEED_IO();
+	for (ci = 0; ci < sizeof(cases) / sizeof(cases[0]); ci++) {
+		memset(&conf, 0, sizeof(conf));
+		conf.rbuf_size = cases[ci].rbuf_size;
+		reset(&conf);
+		memset(&P, 0, sizeof(P));
+		io_timer_init(&P.resume, T.loop, p_resume, NULL);
+		T.done_need = 2;
+		T.nexp = 60;
+		T.exp = calloc(T.nexp, sizeof(*T.exp));
+		for (i = 0; i < T.nexp; i++)
+			T.exp[i] = mkmsg(i % 10 == 9 ? 65535 : 19 + i * 7,
+			    (uint8_t)i);
+		assert_int_equal(io_listen(T.loop, (struct sockaddr *)&a,
+		    sizeof(a), p_accept, NULL, &T.li), 0);
+		assert_int_equal(io_listen_addr(T.li, &ss), 0);
+		assert_int_equal(io_conn_connect(T.loop, (struct sockaddr *)&ss,
+		    sizeof(a), NULL, 0, NULL, &p_cli_ops, NULL, &c), 0);
+		run(T.loop);
+		io_timer_disarm(&P.resume);
+		assert_int_equal(P.pauses, 1);
+		assert_true(P.resumed);
+		/* nothing was delivered while paused */
+		if (P.at_resume != 1)
+			fail_msg("%s: %u msgs delivered while paused",
+			    cases[ci].what, P.at_resume - 1);
+		assert_int_equal(T.srv_msgs, T.nexp);
+		assert_int_equal(P.order_bad, 0);
+		/* the FIN is reported after the kept messages */
+		assert_int_equal(T.srv_why, IO_CLOSE_EOF);
+		assert_int_equal(T.cli_why, IO_CLOSE_LOCAL);
+		for (i = 0; i < T.nexp; i++)
+			io_buf_unref(T.exp[i]);
+		free(T.exp);
+		io_loop_free(T.loop);
+	}
+}
+
 /* ---- TCP-MD5 (RFC 2385) on two plain sockets ---------------------------- */
 
 static int
@@ -1628,6 +1770,7 @@ main(void)
 		cmocka_unit_test(test_cross_loop_attach),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_accept_emfile),
+		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_md5),
 	};
 

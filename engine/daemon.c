@@ -777,6 +777,9 @@ snap_fill(struct daemon_peer_info *i, const struct peer *p)
 	i->refresh_in = p->st.refresh_in;
 	i->established = p->st.established;
 	i->flaps = p->st.flaps;
+	i->rib_id = p->exp.id;
+	i->routes_counted = p->exp.held != NULL;
+	i->routes_held = p->exp.routes;
 }
 
 static void

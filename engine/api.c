@@ -6,16 +6,18 @@
  * one internal polling thread per listener and calls handle() there, one
  * request at a time per listener. That thread is a control-plane thread: it
  * reads the daemon only through daemon_peers() (a snapshot gathered from the
- * io threads), daemon_stats(), daemon_cfg(), and changes it only through the
- * reload callback. Nothing here is shared between requests except the
- * immutable struct rh_api.
+ * io threads), daemon_routes() / daemon_rib_summary() / daemon_rib_counts()
+ * (answers the RIB shards copy out on their own threads, engine/routes.c),
+ * daemon_stats(), daemon_cfg(), and changes it only through the reload
+ * callback. Nothing here is shared between requests except the immutable
+ * struct rh_api.
  *
  * Every answer is built whole in memory (JSON through jansson, metrics
  * through a memstream) and handed to MHD, which sends it with a
  * Content-Length. Errors are JSON objects {"error": "..."} with the HTTP
- * status saying what kind: 400 bad configuration on reload, 401 missing or
- * wrong token, 404 unknown path or peer, 405 wrong method, 503 the io
- * threads did not answer in time.
+ * status saying what kind: 400 bad configuration on reload or bad query
+ * parameters, 401 missing or wrong token, 404 unknown path or peer, 405
+ * wrong method, 503 the io threads or the shards did not answer in time.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +44,7 @@
 #endif
 
 #define API_PEERS_TIMEOUT_MS 2000 /* io threads answer in microseconds when healthy */
+#define API_RIB_TIMEOUT_MS   5000 /* shards answer between two bursts of updates */
 #define API_CONN_LIMIT       32
 #define API_CONN_TIMEOUT_S   10
 
@@ -206,7 +209,7 @@ peer_json(const struct daemon_peer_info *p)
 /* ---- handlers ------------------------------------------------------------------ */
 
 static void
-h_status(struct rh_api *a, const char *arg, struct api_resp *r)
+h_status(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct api_resp *r)
 {
 	const struct cfg *c = daemon_cfg(a->d);
 	struct daemon_peer_info *v = NULL;
@@ -216,6 +219,7 @@ h_status(struct rh_api *a, const char *arg, struct api_resp *r)
 	char id[INET_ADDRSTRLEN];
 	size_t n = 0, up = 0;
 
+	(void)conn;
 	(void)arg;
 	if (peers_get(a, &v, &n, r) < 0)
 		return;
@@ -241,12 +245,13 @@ h_status(struct rh_api *a, const char *arg, struct api_resp *r)
 }
 
 static void
-h_peers(struct rh_api *a, const char *arg, struct api_resp *r)
+h_peers(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct api_resp *r)
 {
 	struct daemon_peer_info *v = NULL;
 	json_t *arr;
 	size_t n = 0;
 
+	(void)conn;
 	(void)arg;
 	if (peers_get(a, &v, &n, r) < 0)
 		return;
@@ -264,13 +269,14 @@ h_peers(struct rh_api *a, const char *arg, struct api_resp *r)
  * apart by the configuration it wrote.
  */
 static void
-h_peer(struct rh_api *a, const char *name, struct api_resp *r)
+h_peer(struct rh_api *a, struct MHD_Connection *conn, const char *name, struct api_resp *r)
 {
 	const struct cfg_peer *cp = cfg_peer_find(daemon_cfg(a->d), name);
 	struct daemon_peer_info *v = NULL;
 	json_t *arr;
 	size_t n = 0;
 
+	(void)conn;
 	if (peers_get(a, &v, &n, r) < 0)
 		return;
 	if (cp && cp->is_range) {
@@ -298,12 +304,13 @@ done:
 }
 
 static void
-h_reload(struct rh_api *a, const char *arg, struct api_resp *r)
+h_reload(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct api_resp *r)
 {
 	struct cfg_err_list errs;
 	json_t *lines;
 	int rv;
 
+	(void)conn;
 	(void)arg;
 	cfg_errs_init(&errs);
 	rv = a->reload ? a->reload(a->reload_arg, &errs) : daemon_reload_errs(a->d, &errs);
@@ -323,6 +330,448 @@ h_reload(struct rh_api *a, const char *arg, struct api_resp *r)
 		                    lines));
 	}
 	cfg_errs_fini(&errs);
+}
+
+/* ---- routes ------------------------------------------------------------------------ */
+
+static const char *
+af_name(uint8_t af)
+{
+	return af == BGP_AF_IPV4 ? "ipv4" : "ipv6";
+}
+
+static void
+pfx_fmt(const struct rib_prefix *p, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->af == BGP_AF_IPV4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+	snprintf(out, len, "%s/%u", a, p->len);
+}
+
+static void
+id_fmt(uint32_t id, char *out, size_t len)
+{
+	uint32_t n = htonl(id);
+
+	inet_ntop(AF_INET, &n, out, (socklen_t)len);
+}
+
+/*
+ * "10.1.0.0/16", "2001:db8::/32". With addr_ok a bare address is a host
+ * prefix (full length). Host bits past the length: an error when strict
+ * (the user typed a prefix that is not one), cleared otherwise.
+ */
+static int
+pfx_parse(const char *s, int addr_ok, int strict, struct rib_prefix *p, char *err, size_t errlen)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t al = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned full, len;
+
+	memset(p, 0, sizeof(*p));
+	if (al == 0 || al >= sizeof(a))
+		goto bad;
+	memcpy(a, s, al);
+	a[al] = '\0';
+	if (inet_pton(AF_INET, a, p->addr) == 1) {
+		p->af = BGP_AF_IPV4;
+		full = 32;
+	} else if (inet_pton(AF_INET6, a, p->addr) == 1) {
+		p->af = BGP_AF_IPV6;
+		full = 128;
+	} else {
+		goto bad;
+	}
+	if (!slash) {
+		if (!addr_ok) {
+			snprintf(err, errlen, "'%s' is not a prefix: give ADDRESS/LENGTH", s);
+			return -1;
+		}
+		len = full;
+	} else {
+		const char *l = slash + 1;
+		if (!*l || strlen(l) > 3 || strspn(l, "0123456789") != strlen(l) ||
+		    (len = (unsigned)atoi(l)) > full) {
+			snprintf(err, errlen, "'%s': the length must be 0 to %u", s, full);
+			return -1;
+		}
+	}
+	p->len = (uint8_t)len;
+	for (unsigned i = len; i < full; i++) {
+		uint8_t bit = (uint8_t)(0x80 >> (i % 8));
+		if (!(p->addr[i / 8] & bit))
+			continue;
+		if (strict) {
+			struct rib_prefix m = *p;
+			char want[64];
+			for (unsigned k = len; k < full; k++)
+				m.addr[k / 8] &= (uint8_t) ~(0x80 >> (k % 8));
+			pfx_fmt(&m, want, sizeof(want));
+			snprintf(err, errlen, "'%s' has host bits set past /%u (did you mean %s?)", s,
+			         len, want);
+			return -1;
+		}
+		p->addr[i / 8] &= (uint8_t)~bit;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 %s", s, addr_ok ? "address" : "prefix");
+	return -1;
+}
+
+static const char *
+origin_name(uint8_t o)
+{
+	return o == BGP_ORIGIN_IGP ? "igp" : o == BGP_ORIGIN_EGP ? "egp" : "incomplete";
+}
+
+static const char *
+peer_type_name(uint8_t t)
+{
+	return t == RIB_PEER_EBGP ? "ebgp" : t == RIB_PEER_IBGP ? "ibgp" : "rr-client";
+}
+
+/* RFC 4360 §3-4 and RFC 5668: route target and route origin of the three
+ * common layouts as "rt:ADMIN:VALUE"; anything else as its 8 octets in hex. */
+static void
+ext_fmt(uint64_t v, char *out, size_t len)
+{
+	uint8_t type = (uint8_t)(v >> 56) & 0xbf, sub = (uint8_t)(v >> 48);
+	const char *kind = sub == 0x02 ? "rt" : sub == 0x03 ? "soo" : NULL;
+	char ip[INET_ADDRSTRLEN];
+
+	if (kind && type == 0x00) {
+		snprintf(out, len, "%s:%u:%u", kind, (unsigned)(v >> 32) & 0xffff,
+		         (unsigned)(v & 0xffffffff));
+	} else if (kind && type == 0x01) {
+		id_fmt((uint32_t)(v >> 16), ip, sizeof(ip));
+		snprintf(out, len, "%s:%s:%u", kind, ip, (unsigned)(v & 0xffff));
+	} else if (kind && type == 0x02) {
+		snprintf(out, len, "%s:%u:%u", kind, (unsigned)(v >> 16), (unsigned)(v & 0xffff));
+	} else {
+		snprintf(out, len, "0x%016llx", (unsigned long long)v);
+	}
+}
+
+static json_t *
+path_json(const struct daemon_route_path *p)
+{
+	const struct attr_info *in = &p->info;
+	json_t *j, *comm = json_array(), *large = json_array(), *ext = json_array(),
+	           *clusters = json_array();
+	char id[INET_ADDRSTRLEN], s[64];
+
+	for (size_t i = 0; i < p->ncommunities; i++) {
+		snprintf(s, sizeof(s), "%u:%u", p->communities[i] >> 16,
+		         p->communities[i] & 0xffff);
+		json_array_append_new(comm, json_string(s));
+	}
+	for (size_t i = 0; i < p->nlarge_communities; i++) {
+		snprintf(s, sizeof(s), "%u:%u:%u", p->large_communities[i][0],
+		         p->large_communities[i][1], p->large_communities[i][2]);
+		json_array_append_new(large, json_string(s));
+	}
+	for (size_t i = 0; i < p->next_communities; i++) {
+		ext_fmt(p->ext_communities[i], s, sizeof(s));
+		json_array_append_new(ext, json_string(s));
+	}
+	for (size_t i = 0; i < p->ncluster_list; i++) {
+		id_fmt(p->cluster_list[i], s, sizeof(s));
+		json_array_append_new(clusters, json_string(s));
+	}
+	id_fmt(p->peer_router_id, id, sizeof(id));
+	j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:b, s:b, s:b}", "peer", p->peer,
+	              "peer_address", p->peer_address, "peer_asn", (json_int_t)p->peer_asn,
+	              "peer_router_id", id, "peer_type", peer_type_name(p->peer_type), "path_id",
+	              (json_int_t)p->path_id, "best", p->best, "ecmp", p->ecmp, "stale", p->stale);
+	if (!j) {
+		json_decref(comm);
+		json_decref(large);
+		json_decref(ext);
+		json_decref(clusters);
+		return NULL;
+	}
+	json_object_set_new(j, "origin", json_string(origin_name(in->origin)));
+	json_object_set_new(j, "as_path", json_string(p->as_path ? p->as_path : ""));
+	json_object_set_new(j, "as_path_len", json_integer(in->aspath_len));
+	json_object_set_new(j, "next_hop", *p->next_hop ? json_string(p->next_hop) : json_null());
+	if (*p->next_hop_local)
+		json_object_set_new(j, "next_hop_local", json_string(p->next_hop_local));
+	json_object_set_new(j, "med",
+	                    in->flags & ATTR_F_MED ? json_integer(in->med) : json_null());
+	json_object_set_new(j, "local_pref",
+	                    in->flags & ATTR_F_LOCAL_PREF ? json_integer(in->local_pref)
+	                                                  : json_null());
+	json_object_set_new(j, "communities", comm);
+	json_object_set_new(j, "large_communities", large);
+	json_object_set_new(j, "ext_communities", ext);
+	if (in->flags & ATTR_F_ORIGINATOR) {
+		id_fmt(in->originator_id, s, sizeof(s));
+		json_object_set_new(j, "originator_id", json_string(s));
+	} else {
+		json_object_set_new(j, "originator_id", json_null());
+	}
+	json_object_set_new(j, "cluster_list", clusters);
+	json_object_set_new(j, "atomic_aggregate", json_boolean(in->flags & ATTR_F_ATOMIC_AGGR));
+	if (p->has_aggregator) {
+		id_fmt(p->aggregator_id, s, sizeof(s));
+		json_object_set_new(j, "aggregator",
+		                    json_pack("{s:I, s:s}", "asn", (json_int_t)p->aggregator_as,
+		                              "id", s));
+	} else {
+		json_object_set_new(j, "aggregator", json_null());
+	}
+	return j;
+}
+
+static json_t *
+route_json(const struct daemon_route *rt)
+{
+	json_t *paths = json_array();
+	char pfx[64];
+
+	for (unsigned i = 0; i < rt->npaths; i++)
+		json_array_append_new(paths, path_json(&rt->paths[i]));
+	pfx_fmt(&rt->pfx, pfx, sizeof(pfx));
+	return json_pack("{s:s, s:s, s:i, s:i, s:o}", "prefix", pfx, "af", af_name(rt->pfx.af),
+	                 "paths_total", rt->paths_total, "ecmp_paths", rt->ecmp_paths, "paths",
+	                 paths);
+}
+
+/* The query parameters of /v1/routes; each at most once. */
+struct route_params {
+	const char *prefix, *match, *af, *limit, *from, *peer;
+	char err[256];
+};
+
+static enum MHD_Result
+route_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct route_params *rp = cls;
+	struct {
+		const char *name;
+		const char **slot;
+	} known[] = {
+	    {"prefix", &rp->prefix}, {"match", &rp->match}, {"af", &rp->af},
+	    {"limit", &rp->limit},   {"from", &rp->from},   {"peer", &rp->peer},
+	};
+
+	(void)kind;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strcmp(key, known[i].name) != 0)
+			continue;
+		if (*known[i].slot)
+			snprintf(rp->err, sizeof(rp->err), "parameter '%s' given twice", key);
+		else if (!value || !*value)
+			snprintf(rp->err, sizeof(rp->err), "parameter '%s' needs a value", key);
+		else
+			*known[i].slot = value;
+		return rp->err[0] ? MHD_NO : MHD_YES;
+	}
+	snprintf(rp->err, sizeof(rp->err),
+	         "unknown parameter '%.64s' (known: prefix, match, peer, af, limit, from)", key);
+	return MHD_NO;
+}
+
+/* Parameters into a query; 400 in r when they make no sense. */
+static int
+route_query(const struct route_params *rp, struct daemon_route_query *q, struct rib_prefix *from,
+            struct api_resp *r)
+{
+	char err[256];
+	int af = DAEMON_AF_ANY;
+
+	memset(q, 0, sizeof(*q));
+	if (!!rp->prefix + !!rp->match + !!rp->peer > 1) {
+		resp_error(r, MHD_HTTP_BAD_REQUEST, "give at most one of prefix, match and peer");
+		return -1;
+	}
+	if (rp->af) {
+		if (strcmp(rp->af, "ipv4") == 0) {
+			af = BGP_AF_IPV4;
+		} else if (strcmp(rp->af, "ipv6") == 0) {
+			af = BGP_AF_IPV6;
+		} else {
+			resp_error(r, MHD_HTTP_BAD_REQUEST, "af must be ipv4 or ipv6, not '%.64s'",
+			           rp->af);
+			return -1;
+		}
+	}
+	if (rp->prefix || rp->match) {
+		if (rp->limit || rp->from) {
+			resp_error(r, MHD_HTTP_BAD_REQUEST,
+			           "limit and from page a listing (af= or peer=), not %s=",
+			           rp->prefix ? "prefix" : "match");
+			return -1;
+		}
+		q->mode = rp->prefix ? DAEMON_ROUTES_PREFIX : DAEMON_ROUTES_MATCH;
+		if (pfx_parse(rp->prefix ? rp->prefix : rp->match, !rp->prefix, !!rp->prefix,
+		              &q->pfx, err, sizeof(err)) < 0) {
+			resp_error(r, MHD_HTTP_BAD_REQUEST, "%s=%s", rp->prefix ? "prefix" : "match",
+			           err);
+			return -1;
+		}
+		if (af != DAEMON_AF_ANY && af != q->pfx.af) {
+			resp_error(r, MHD_HTTP_BAD_REQUEST, "af=%s does not match %s", rp->af,
+			           rp->prefix ? rp->prefix : rp->match);
+			return -1;
+		}
+		return 0;
+	}
+	q->mode = rp->peer ? DAEMON_ROUTES_PEER : DAEMON_ROUTES_ALL;
+	q->af = (uint8_t)af;
+	q->limit = DAEMON_ROUTES_LIMIT;
+	if (rp->limit) {
+		char *e;
+		unsigned long l;
+
+		errno = 0;
+		l = strtoul(rp->limit, &e, 10);
+		if (*e || errno || rp->limit[0] == '-' || l < 1 || l > DAEMON_ROUTES_LIMIT_MAX) {
+			resp_error(r, MHD_HTTP_BAD_REQUEST, "limit must be 1 to %u, not '%.32s'",
+			           DAEMON_ROUTES_LIMIT_MAX, rp->limit);
+			return -1;
+		}
+		q->limit = l;
+	}
+	if (rp->from) {
+		if (pfx_parse(rp->from, 0, 0, from, err, sizeof(err)) < 0) {
+			resp_error(r, MHD_HTTP_BAD_REQUEST, "from=%s", err);
+			return -1;
+		}
+		if (af != DAEMON_AF_ANY && af != from->af) {
+			resp_error(r, MHD_HTTP_BAD_REQUEST, "af=%s does not match from=%s", rp->af,
+			           rp->from);
+			return -1;
+		}
+		q->from = from;
+	}
+	return 0;
+}
+
+/*
+ * GET /v1/routes?prefix=P | match=ADDR | peer=NAME | af=ipv4|ipv6 [limit=N]
+ * [from=P]. peer= takes a configured name (a range entry: all its dynamic
+ * neighbours) or a session's address, like /v1/peers/NAME.
+ */
+static void
+h_routes(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct api_resp *r)
+{
+	struct route_params rp;
+	struct daemon_route_query q;
+	struct daemon_route_result res;
+	struct daemon_peer_info *v = NULL;
+	struct rib_prefix from;
+	uint32_t *ids = NULL;
+	json_t *arr, *j;
+	size_t n = 0;
+
+	(void)arg;
+	memset(&rp, 0, sizeof(rp));
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, route_param, &rp);
+	if (rp.err[0]) {
+		resp_error(r, MHD_HTTP_BAD_REQUEST, "%s", rp.err);
+		return;
+	}
+	if (route_query(&rp, &q, &from, r) < 0)
+		return;
+	if (peers_get(a, &v, &n, r) < 0)
+		return;
+	q.peers = v;
+	q.npeers = n;
+	if (rp.peer) {
+		const struct cfg_peer *cp = cfg_peer_find(daemon_cfg(a->d), rp.peer);
+		size_t found = 0;
+
+		if (!(ids = calloc(n ? n : 1, sizeof(*ids)))) {
+			resp_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(cp ? v[i].name : v[i].address, rp.peer) != 0)
+				continue;
+			found++;
+			if (v[i].rib_id)
+				ids[q.npeer_ids++] = v[i].rib_id;
+		}
+		if (!cp && !found) {
+			resp_error(r, MHD_HTTP_NOT_FOUND, "no peer named '%s' (nor with that address)",
+			           rp.peer);
+			goto done;
+		}
+		q.peer_ids = ids;
+	}
+	if (daemon_routes(a->d, &q, &res, API_RIB_TIMEOUT_MS) < 0) {
+		resp_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		           "the RIB shards did not answer within %u ms (or memory ran out)",
+		           API_RIB_TIMEOUT_MS);
+		goto done;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < res.n; i++)
+		json_array_append_new(arr, route_json(&res.v[i]));
+	j = json_pack("{s:o, s:I, s:b}", "routes", arr, "count", (json_int_t)res.n, "more",
+	              res.more);
+	if (j) {
+		char nx[64];
+		pfx_fmt(&res.next, nx, sizeof(nx));
+		json_object_set_new(j, "next", res.more ? json_string(nx) : json_null());
+	}
+	daemon_routes_free(&res);
+	resp_json(r, MHD_HTTP_OK, j);
+done:
+	free(ids);
+	free(v);
+}
+
+/* GET /v1/rib: exact counts (one walk of the RIB) and routes per peer. */
+static void
+h_rib(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct api_resp *r)
+{
+	struct daemon_rib_summary s;
+	struct daemon_peer_info *v = NULL;
+	json_t *peers, *j;
+	size_t n = 0;
+
+	(void)conn;
+	(void)arg;
+	if (peers_get(a, &v, &n, r) < 0)
+		return;
+	if (daemon_rib_summary(a->d, &s, API_RIB_TIMEOUT_MS) < 0) {
+		free(v);
+		resp_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		           "the RIB shards did not answer within %u ms (or memory ran out)",
+		           API_RIB_TIMEOUT_MS);
+		return;
+	}
+	peers = json_array();
+	for (size_t i = 0; i < n; i++) {
+		uint64_t acc[BGP_AF_MAX] = {0};
+		if (v[i].rib_id && v[i].rib_id < s.nby_peer)
+			memcpy(acc, s.by_peer[v[i].rib_id], sizeof(acc));
+		json_array_append_new(
+		    peers,
+		    json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I}}", "name", v[i].name,
+		              "address", v[i].address, "state", v[i].state, "received",
+		              v[i].routes_counted ? json_integer((json_int_t)v[i].routes_held)
+		                                  : json_null(),
+		              "accepted", "ipv4", (json_int_t)acc[BGP_AF_IPV4], "ipv6",
+		              (json_int_t)acc[BGP_AF_IPV6], "total",
+		              (json_int_t)(acc[BGP_AF_IPV4] + acc[BGP_AF_IPV6])));
+	}
+	j = json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:I, s:o}", "prefixes", "ipv4",
+	              (json_int_t)s.prefixes[BGP_AF_IPV4], "ipv6",
+	              (json_int_t)s.prefixes[BGP_AF_IPV6], "total",
+	              (json_int_t)(s.prefixes[BGP_AF_IPV4] + s.prefixes[BGP_AF_IPV6]), "paths",
+	              "ipv4", (json_int_t)s.paths[BGP_AF_IPV4], "ipv6",
+	              (json_int_t)s.paths[BGP_AF_IPV6], "total",
+	              (json_int_t)(s.paths[BGP_AF_IPV4] + s.paths[BGP_AF_IPV6]), "attribute_sets",
+	              (json_int_t)s.attr_sets, "peers", peers);
+	daemon_rib_summary_free(&s);
+	free(v);
+	resp_json(r, MHD_HTTP_OK, j);
 }
 
 /* Prometheus label value: backslash, double quote and newline escaped. */
@@ -346,7 +795,7 @@ prom_head(FILE *f, const char *name, const char *type, const char *help)
 }
 
 static void
-h_metrics(struct rh_api *a, const char *arg, struct api_resp *r)
+h_metrics(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct api_resp *r)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -377,10 +826,12 @@ h_metrics(struct rh_api *a, const char *arg, struct api_resp *r)
 	};
 	struct daemon_peer_info *v = NULL;
 	struct daemon_stats st;
+	struct daemon_rib_counts rc;
 	char *buf = NULL;
 	size_t n = 0, len = 0;
 	FILE *f;
 
+	(void)conn;
 	(void)arg;
 	if (peers_get(a, &v, &n, r) < 0)
 		return;
@@ -402,6 +853,19 @@ h_metrics(struct rh_api *a, const char *arg, struct api_resp *r)
 	          "Incoming connections closed: no configured (enabled) peer matched.");
 	fprintf(f, "routehub_connections_refused_total %llu\n",
 	        (unsigned long long)st.refused_unknown);
+	if (daemon_rib_counts(a->d, &rc) == 0) {
+		prom_head(f, "routehub_rib_prefixes", "gauge",
+		          "Prefixes in the RIB (the shards' counters), by address family.");
+		fprintf(f, "routehub_rib_prefixes{af=\"ipv4\"} %llu\n",
+		        (unsigned long long)rc.prefixes[BGP_AF_IPV4]);
+		fprintf(f, "routehub_rib_prefixes{af=\"ipv6\"} %llu\n",
+		        (unsigned long long)rc.prefixes[BGP_AF_IPV6]);
+		prom_head(f, "routehub_rib_paths", "gauge", "Paths in the RIB, every peer's.");
+		fprintf(f, "routehub_rib_paths %llu\n", (unsigned long long)rc.paths);
+		prom_head(f, "routehub_attr_sets", "gauge",
+		          "Distinct interned path attribute sets alive.");
+		fprintf(f, "routehub_attr_sets %llu\n", (unsigned long long)rc.attr_sets);
+	}
 
 	prom_head(f, "routehub_peer_state", "gauge",
 	          "RFC 4271 state: 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, "
@@ -462,16 +926,19 @@ h_metrics(struct rh_api *a, const char *arg, struct api_resp *r)
 struct route {
 	const char *path; /* exact, or a prefix when it ends with '/' */
 	const char *method;
-	void (*fn)(struct rh_api *, const char *arg, struct api_resp *);
+	void (*fn)(struct rh_api *, struct MHD_Connection *, const char *arg, struct api_resp *);
 };
 
 static const struct route routes[] = {
-    {"/v1/status", "GET", h_status},  {"/v1/peers", "GET", h_peers},  {"/v1/peers/", "GET", h_peer},
-    {"/v1/reload", "POST", h_reload}, {"/metrics", "GET", h_metrics},
+    {"/v1/status", "GET", h_status}, {"/v1/peers", "GET", h_peers},
+    {"/v1/peers/", "GET", h_peer},   {"/v1/routes", "GET", h_routes},
+    {"/v1/rib", "GET", h_rib},       {"/v1/reload", "POST", h_reload},
+    {"/metrics", "GET", h_metrics},
 };
 
 static void
-dispatch(struct rh_api *a, const char *url, const char *method, struct api_resp *r)
+dispatch(struct rh_api *a, struct MHD_Connection *conn, const char *url, const char *method,
+         struct api_resp *r)
 {
 	/* HEAD is GET without a body; MHD drops the body itself. */
 	const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
@@ -495,7 +962,7 @@ dispatch(struct rh_api *a, const char *url, const char *method, struct api_resp 
 			r->allow = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
 			return;
 		}
-		rt->fn(a, arg, r);
+		rt->fn(a, conn, arg, r);
 		return;
 	}
 	resp_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint: %s", url);
@@ -546,7 +1013,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		resp_error(&r, MHD_HTTP_UNAUTHORIZED,
 		           "missing or wrong token (send Authorization: Bearer TOKEN)");
 	} else {
-		dispatch(l->a, url, method, &r);
+		dispatch(l->a, conn, url, method, &r);
 	}
 	if (!r.body) {
 		r.status = MHD_HTTP_INTERNAL_SERVER_ERROR;

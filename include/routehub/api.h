@@ -5,8 +5,9 @@
  * Threads: api_start() and api_stop() are called from the main thread (after
  * daemon_start(), before daemon_shutdown()). Requests are served by
  * libmicrohttpd on one control-plane thread per listener; that thread only
- * calls daemon_* functions (daemon_peers, daemon_stats, daemon_cfg and the
- * reload callback), never touches a peer. Endpoints and JSON shapes are in
+ * calls daemon_* functions (daemon_peers, daemon_routes, daemon_rib_summary,
+ * daemon_stats, daemon_cfg and the reload callback), never touches a peer or
+ * a shard's tree. Endpoints and JSON shapes are in
  * docs/api.md.
  */
 #ifndef ROUTEHUB_API_H

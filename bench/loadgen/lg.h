@@ -95,7 +95,8 @@ struct lg_opts {
 
 	uint32_t n_feeders, n_spokes;
 	uint32_t feeder_addr, spoke_addr; /* first source address, host order */
-	uint32_t feeder_asn, spoke_asn;   /* first ASN; +1 per session */
+	uint32_t feeder_asn, spoke_asn;   /* first ASN */
+	uint32_t feeder_asn_step, spoke_asn_step; /* added per session (1; 0 = all equal) */
 	uint16_t hold;
 	uint32_t connect_batch;
 	uint32_t threads;
@@ -463,9 +464,10 @@ struct lg_worker {
 	double churn_mps; /* messages per second per feeder */
 	/* first UPDATE written in the current phase (0 = none yet) */
 	_Atomic uint64_t t_first_tx;
-	_Atomic uint64_t busy_ns;
+	_Atomic uint64_t busy_ns; /* CPU time the thread used */
 	_Atomic uint64_t last_stamp_rx; /* when the last timestamped route arrived */
-	_Atomic uint64_t last_spoke_rx; /* when a spoke of this worker last read */
+	_Atomic uint64_t last_spoke_rx; /* when a spoke of this worker last got an UPDATE */
+	bool spoke_rx;                  /* one did in this read */
 	_Atomic uint64_t churn_skipped;
 	_Atomic uint32_t churn_active; /* feeders of this worker still churning */
 	struct lg_counters c[LG_ROLE_MAX];

@@ -55,6 +55,9 @@ usage(FILE *f)
 	    "  --spoke-addr A         first spoke source address (127.2.0.1)\n"
 	    "  --feeder-asn N         first feeder ASN, +1 each (4200000001)\n"
 	    "  --spoke-asn N          first spoke ASN, +1 each (4200100001)\n"
+	    "  --feeder-asn-step N, --spoke-asn-step N\n"
+	    "                         added per session (1); 0: all the same (iBGP spokes:\n"
+	    "                         --spoke-asn RS-ASN --spoke-asn-step 0)\n"
 	    "  --hold S               proposed hold time (180)\n"
 	    "  --connect-batch N      connections in progress at once (8: BIRD's backlog)\n"
 	    "  --threads N            I/O threads (2)\n"
@@ -409,7 +412,7 @@ enum {
 	OPT_PREFIXES, OPT_LENMIX, OPT_IPV6, OPT_ASETS, OPT_PATHLEN, OPT_COMMS, OPT_LCOMMS,
 	OPT_OVERLAP, OPT_MAXPU, OPT_SEED, OPT_REPLAY, OPT_REPLAYMAX, OPT_PHASES, OPT_SCENARIO,
 	OPT_CPOOL, OPT_TIMEOUT, OPT_CORRUPT, OPT_IGNUNK, OPT_JSON, OPT_DUMP, OPT_CEIL,
-	OPT_SAVECEIL, OPT_SETTLE,
+	OPT_SAVECEIL, OPT_SETTLE, OPT_FASTEP, OPT_SASTEP,
 };
 
 static const struct option longopts[] = {
@@ -423,6 +426,8 @@ static const struct option longopts[] = {
 	{"spoke-addr", required_argument, NULL, OPT_SADDR},
 	{"feeder-asn", required_argument, NULL, OPT_FASN},
 	{"spoke-asn", required_argument, NULL, OPT_SASN},
+	{"feeder-asn-step", required_argument, NULL, OPT_FASTEP},
+	{"spoke-asn-step", required_argument, NULL, OPT_SASTEP},
 	{"hold", required_argument, NULL, OPT_HOLD},
 	{"connect-batch", required_argument, NULL, OPT_CBATCH},
 	{"threads", required_argument, NULL, OPT_THREADS},
@@ -473,6 +478,7 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	o->spoke_addr = 0x7f020001;  /* 127.2.0.1 */
 	o->feeder_asn = 4200000001u; /* RFC 6996 private 4-octet ASNs */
 	o->spoke_asn = 4200100001u;
+	o->feeder_asn_step = o->spoke_asn_step = 1;
 	o->hold = 180;
 	o->connect_batch = 8;
 	o->threads = 2;
@@ -525,6 +531,12 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 			break;
 		case OPT_SASN:
 			rc = parse_u32("--spoke-asn", optarg, 1, 4294967294u, &o->spoke_asn);
+			break;
+		case OPT_FASTEP:
+			rc = parse_u32("--feeder-asn-step", optarg, 0, 1000000, &o->feeder_asn_step);
+			break;
+		case OPT_SASTEP:
+			rc = parse_u32("--spoke-asn-step", optarg, 0, 1000000, &o->spoke_asn_step);
 			break;
 		case OPT_HOLD:
 			rc = parse_u32("--hold", optarg, 0, 65535, &v);
@@ -669,8 +681,8 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		fprintf(stderr, "routehub-loadgen: source addresses run past 127.255.255.255\n");
 		return -1;
 	}
-	if ((uint64_t)o->feeder_asn + o->n_feeders > 4294967295u ||
-	    (uint64_t)o->spoke_asn + o->n_spokes > 4294967295u) {
+	if ((uint64_t)o->feeder_asn + (uint64_t)o->n_feeders * o->feeder_asn_step > 4294967295u ||
+	    (uint64_t)o->spoke_asn + (uint64_t)o->n_spokes * o->spoke_asn_step > 4294967295u) {
 		fprintf(stderr, "routehub-loadgen: ASNs run past 4294967294\n");
 		return -1;
 	}

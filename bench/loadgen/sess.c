@@ -448,8 +448,10 @@ on_message(struct lg_sess *s, uint8_t type, const uint8_t *msg, size_t len)
 			return;
 		}
 		atomic_fetch_add_explicit(&s->w->c[s->role].rx_updates, 1, memory_order_relaxed);
-		if (s->role == LG_ROLE_SPOKE)
+		if (s->role == LG_ROLE_SPOKE) {
+			s->w->spoke_rx = true;
 			lg_spoke_update(s, msg, len);
+		}
 		else if (s->role == LG_ROLE_MFEEDER)
 			lg_mirror_update(s, msg, len);
 		/* A feeder only counts what the route server sends it. */
@@ -497,8 +499,6 @@ sess_read(struct lg_sess *s)
 			return;
 		}
 		count(s, false, (uint64_t)n, 0);
-		if (s->role == LG_ROLE_SPOKE)
-			atomic_store_explicit(&w->last_spoke_rx, lg_now(), memory_order_relaxed);
 		total = off + (size_t)n;
 		s->carry_len = 0;
 		while (total - pos >= BGP_HDR_LEN && s->fd >= 0) {
@@ -515,6 +515,11 @@ sess_read(struct lg_sess *s)
 				break;
 			on_message(s, type, w->rbuf + pos, mlen);
 			pos += mlen;
+		}
+		if (s->w->spoke_rx) {
+			/* For --settle: when routes last moved (KEEPALIVEs do not count). */
+			s->w->spoke_rx = false;
+			atomic_store_explicit(&w->last_spoke_rx, lg_now(), memory_order_relaxed);
 		}
 		if (s->fd < 0)
 			return;
@@ -944,13 +949,12 @@ worker_main(void *arg)
 
 	while (!w->stop) {
 		int timeout = w->churning ? 1 : w->pending ? 2 : 50, n;
-		uint64_t t0;
+		struct timespec cpu;
 		n = epoll_wait(w->epfd, ev, 256, timeout);
 		if (n < 0 && errno != EINTR) {
 			lg_fatal("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		t0 = lg_now();
 		for (int i = 0; i < n; i++) {
 			void *p = ev[i].data.ptr;
 			struct lg_sess *s = p;
@@ -976,7 +980,12 @@ worker_main(void *arg)
 		if (w->mirror)
 			lg_mirror_flush(w);
 		tick(w, lg_now());
-		atomic_fetch_add_explicit(&w->busy_ns, lg_now() - t0, memory_order_relaxed);
+		/* CPU time, not wall time: on a machine shared with the daemon
+		 * under test a preempted thread is not a busy one. */
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+		atomic_store_explicit(&w->busy_ns,
+		                      (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec,
+		                      memory_order_relaxed);
 	}
 	/* Close without touching state and last_err: the main thread reports
 	 * them after the join. */
@@ -1072,7 +1081,7 @@ lg_run_start(struct lg_run *r)
 		struct lg_sess *s = &r->spokes[i];
 		if ((a & 0xff) == 0 || (a & 0xff) == 0xff)
 			a++;
-		sess_init(s, LG_ROLE_SPOKE, i, a, o->spoke_asn + i);
+		sess_init(s, LG_ROLE_SPOKE, i, a, o->spoke_asn + i * o->spoke_asn_step);
 		s->sp = malloc(sizeof(*s->sp));
 		if (!s->sp || lg_spoke_init(s->sp, m) < 0) {
 			fprintf(stderr, "routehub-loadgen: out of memory for %u spokes x %u prefixes\n",

@@ -43,6 +43,31 @@ lg_spoke_fini(struct lg_spoke *sp)
 	free(sp->cnt_from);
 }
 
+/* The table entry of p, trying first the one after the previous prefix:
+ * feeders announce in table order and route servers mostly keep runs
+ * together, so this spares most lookups a random memory access. */
+static inline int64_t
+find_next(const struct lg_table *t, const struct bgp_prefix *p, int64_t *last)
+{
+	uint32_t g = (uint32_t)(*last + 1);
+	int64_t idx;
+
+	if (g < t->n) {
+		const struct lg_pent *e = &t->e[g];
+		uint64_t k0, k1;
+		memcpy(&k0, p->addr, 8);
+		memcpy(&k1, p->addr + 8, 8);
+		if (e->k0 == k0 && e->k1 == k1 && e->len == p->len && e->af == p->af) {
+			*last = g;
+			return g;
+		}
+	}
+	idx = lg_table_find(t, p);
+	if (idx >= 0)
+		*last = idx;
+	return idx;
+}
+
 /* Feeder index of a next hop, -1 if it is nobody's. */
 static int64_t
 nh_feeder(const struct lg_model *m, const struct bgp_attrs *a, uint8_t af)
@@ -136,11 +161,12 @@ corrupt_log(struct lg_sess *s, const struct bgp_prefix *p, const char *why, int6
 
 /* True if the path is one the feeder announced for e earlier in a replay. */
 static bool
-old_path(const struct lg_model *m, const struct lg_pent *e, uint64_t phash, uint32_t asn)
+old_path(const struct lg_model *m, const struct lg_pent *e, uint64_t phash, uint32_t asn,
+         bool prepend)
 {
 	for (uint32_t a = e->alt; a; a = m->alts[a - 1].next) {
 		uint64_t h = lg_path_prepend(m->asets[m->alts[a - 1].aset].hbase, asn);
-		if (!m->transparent)
+		if (prepend)
 			h = lg_path_prepend(h, m->rs_asn);
 		if (h == phash)
 			return true;
@@ -160,9 +186,15 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs
 	int64_t f = nh_feeder(m, a, n->af);
 	uint32_t last_aset = UINT32_MAX;
 	uint64_t want = 0;
+	/* RFC 4271 §5.1.2: a route server that is not transparent prepends its
+	 * ASN towards external peers only; an internal spoke (route-reflector
+	 * client) gets the path unchanged. */
+	bool prepend = !m->transparent && !s->bs.ibgp;
+
+	int64_t last = -2;
 
 	while (bgp_nlri_next(n, &pos, &p) == 1) {
-		int64_t idx = lg_table_find(&m->tab, &p);
+		int64_t idx = find_next(&m->tab, &p, &last);
 		const struct lg_pent *e;
 		d->ann++;
 		if (idx < 0) {
@@ -182,14 +214,14 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs
 		if (e->aset != last_aset) {
 			last_aset = e->aset;
 			want = lg_path_prepend(m->asets[e->aset].hbase, m->feeders[f].asn);
-			if (!m->transparent)
+			if (prepend)
 				want = lg_path_prepend(want, m->rs_asn);
 		}
 		if (path_ok && phash == want) {
 			route_set(m, sp, (uint32_t)idx, (uint16_t)(f + 1), d);
 			continue;
 		}
-		if (path_ok && old_path(m, e, phash, m->feeders[f].asn)) {
+		if (path_ok && old_path(m, e, phash, m->feeders[f].asn, prepend)) {
 			route_set(m, sp, (uint32_t)idx, (uint16_t)((f + 1) | LG_ST_OLD), d);
 			continue;
 		}
@@ -205,9 +237,10 @@ withdraw_run(struct lg_sess *s, const struct bgp_nlri *n, struct delta *d)
 	struct lg_spoke *sp = s->sp;
 	struct bgp_prefix p;
 	size_t pos = 0;
+	int64_t last = -2;
 
 	while (bgp_nlri_next(n, &pos, &p) == 1) {
-		int64_t idx = lg_table_find(&m->tab, &p);
+		int64_t idx = find_next(&m->tab, &p, &last);
 		if (idx < 0) {
 			sp->n_wd_unknown++;
 			continue;

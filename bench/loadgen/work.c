@@ -234,7 +234,7 @@ lg_model_init(struct lg_model *m, const struct lg_opts *o)
 	for (uint32_t i = 0; i < o->n_feeders; i++) {
 		struct lg_feeder *f = &m->feeders[i];
 		f->idx = i;
-		f->asn = o->feeder_asn + i;
+		f->asn = o->feeder_asn + i * o->feeder_asn_step;
 		f->addr = a;
 		a = addr_next(a);
 		f->nh4 = LG_NH4_BASE + i + 1;
@@ -502,8 +502,8 @@ gen_asn(const struct lg_opts *o, uint64_t *rs)
 	do
 		a = 1000 + (uint32_t)(rng_next(rs) % 59000);
 	while (a == 23456 || (!o->rs_transparent && a == o->rs_asn) ||
-	       (a >= o->feeder_asn && a < o->feeder_asn + o->n_feeders) ||
-	       (a >= o->spoke_asn && a < o->spoke_asn + o->n_spokes));
+	       (a >= o->feeder_asn && a <= o->feeder_asn + o->n_feeders * o->feeder_asn_step) ||
+	       (a >= o->spoke_asn && a <= o->spoke_asn + o->n_spokes * o->spoke_asn_step));
 	return a;
 }
 

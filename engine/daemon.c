@@ -446,6 +446,13 @@ daemon_start(struct rh_daemon *d, char *err, size_t errlen)
 			return -1;
 		}
 		d->nlst++;
+		/* RFC 5082 §3: a GTSM peer drops our SYN-ACK unless it leaves
+		 * with TTL 255; the per-peer minimum TTL is set on accept. */
+		for (size_t k = 0; k < c->npeers; k++)
+			if (c->peers[k].ttl_security) {
+				io_listen_ttl(d->lst[i], 255);
+				break;
+			}
 		log_info("listening on %s port %u", a, l->port);
 	}
 	listener_keys(d, c);

@@ -817,6 +817,13 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		const struct rib_path *best = &e->paths[e->best];
 		if (!exportable(&x->groups[g], best))
 			continue;
+		/* The group now has it: a group created after the entry's
+		 * last decision has no bit yet, and without it a later
+		 * withdrawal would never reach this member. Dumps run with
+		 * no decision pending, so e->adv is best's set or NULL. */
+		if (!e->adv)
+			e->adv = attr_ref(best->attrs);
+		e->adv_groups |= 1u << g;
 		struct adv_item *it = adv_find(&t, best->attrs, best->peer->type != RIB_PEER_EBGP,
 		                               e->pfx.af);
 		if (it)
@@ -966,6 +973,19 @@ withdrawal_for(struct exp *x, const struct exp_job *j, const struct bgp_sess *en
 }
 
 static void
+send_rr(struct peer *p, int af, uint8_t subtype)
+{
+	struct bconn *b = p->conn[0];
+	struct bgp_rrefresh rr = {.afi = bgp_af_afi(af), .subtype = subtype, .safi = BGP_SAFI_UNICAST};
+	uint8_t buf[32];
+	size_t len;
+
+	if (b && b->tcp && bgp_rrefresh_encode(&rr, buf, sizeof(buf), &len) == 0 &&
+	    io_conn_send_copy(b->tcp->io, buf, len) == 0)
+		p->st.msgs_out++;
+}
+
+static void
 send_eor(struct peer *p)
 {
 	struct bconn *b = p->conn[0];
@@ -977,6 +997,14 @@ send_eor(struct peer *p)
 		return;
 	s = &b->fsm.nego.sess;
 	p->exp.eor_sent = true;
+	if (p->exp.refresh_err) {
+		/* RFC 7313 §4: the re-advertisement ends with EoRR. */
+		for (int af = 0; af < BGP_AF_MAX; af++)
+			if (p->exp.refresh_err & (1u << af))
+				send_rr(p, af, BGP_RR_EORR);
+		p->exp.refresh_err = 0;
+		return;
+	}
 	for (int af = 0; af < BGP_AF_MAX; af++) {
 		struct bgp_update_spec sp;
 		if (!s->af[af])
@@ -1338,6 +1366,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
 	p->exp.group = g;
 	p->exp.dumps_done = 0;
 	p->exp.eor_sent = false;
+	p->exp.refresh_err = 0;
 	p->exp.asn = n->peer_as;
 	p->exp.bgp_id = n->peer_id;
 	p->exp.routes = 0;
@@ -1420,7 +1449,7 @@ exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool
 }
 
 void
-exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p)
+exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p, int af)
 {
 	struct rib_op op;
 
@@ -1428,6 +1457,12 @@ exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p)
 		return;
 	if (!p->exp.id)
 		return;
+	if (p->conn[0] && p->conn[0]->fsm.nego.enh_rrefresh) {
+		/* RFC 7313 §4: BoRR, the Adj-RIB-Out, then EoRR: the peer
+		 * drops whatever we did not re-send. */
+		send_rr(p, af, BGP_RR_BORR);
+		p->exp.refresh_err |= (uint8_t)(1u << af);
+	}
 	memset(&op, 0, sizeof(op));
 	op.type = RIB_OP_DUMP;
 	op.peer_id = p->exp.id;

@@ -37,6 +37,8 @@ struct exp_member {
 	struct peer *gnext, *gprev;
 	unsigned dumps_done; /* shards that finished this peer's table */
 	bool eor_sent;
+	uint8_t refresh_err; /* families re-sent for an enhanced route refresh:
+	                        BoRR went before the table, EoRR follows it */
 	uint32_t asn, bgp_id; /* the member's, for per-message exclusions */
 	uint32_t routes;      /* Adj-RIB-In size (exact when max_routes is set) */
 	struct pfx_set *held; /* prefixes held, when max_routes is set */
@@ -59,7 +61,7 @@ void exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p);
 void exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p);
 /* io thread: BoRR / EoRR from the peer (RFC 7313), route refresh request. */
 void exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool begin);
-void exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p);
+void exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p, int af);
 /* io thread: ops of this burst go to the shards now. */
 void exp_flush(struct exp *x, struct sess_loop *sl);
 /* io loop poll callback: flush ingest, deliver export jobs. */

@@ -507,7 +507,7 @@ process_refresh(struct bconn *b, const uint8_t *msg, size_t len)
 			 * out): the shards dump the table again, End-of-RIB
 			 * follows. */
 			log_info("peer %s %s: route refresh requested", p->cp->name, p->addrstr);
-			exp_peer_resend(p->sl->d->exp, p->sl, p);
+			exp_peer_resend(p->sl->d->exp, p->sl, p, af);
 			break;
 		case BGP_RR_BORR: /* RFC 7313 §4.2: its routes become stale */
 		case BGP_RR_EORR: /* ... and what was not re-sent goes */
@@ -883,6 +883,12 @@ sess_incoming(struct sess_loop *sl, const struct cfg *c, const struct cfg_peer *
 			return;
 		}
 		bconn_event(b, FSM_EV_AUTO_START_PASSIVE, NULL, NULL);
+	}
+	if (!b->tcp && b->fsm.state == FSM_ST_IDLE && !p->conn[1]) {
+		/* Waiting to retry (idle hold after a failed connect): a peer
+		 * that calls us need not wait for our next attempt. */
+		bconn_event(b, FSM_EV_AUTO_START_PASSIVE, NULL, NULL);
+		b->fsm.passive_start = p->fcfg.passive;
 	}
 	if (!b->tcp && (b->fsm.state == FSM_ST_ACTIVE || b->fsm.state == FSM_ST_CONNECT)) {
 		slot = 0;

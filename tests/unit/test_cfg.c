@@ -700,9 +700,15 @@ test_default(void **state)
 	assert_int_equal(errs.n, 0);
 	assert_int_equal(c->asn, 65515);
 	assert_int_equal(c->listen[0].port, 1179);
-	assert_int_equal(c->npeers, 3);
+	assert_int_equal(c->npeers, 4);
 	assert_int_equal(c->nspokes, 2);
 	sa4(&ss, "127.0.1.42");
+	p = cfg_peer_match(c, (struct sockaddr *)&ss);
+	assert_non_null(p);
+	assert_string_equal(p->name, "spokes");
+	assert_int_equal(p->role, CFG_ROLE_NVA);
+	assert_true(p->asn_any);
+	sa4(&ss, "127.0.2.42");
 	p = cfg_peer_match(c, (struct sockaddr *)&ss);
 	assert_non_null(p);
 	assert_int_equal(p->role, CFG_ROLE_RR_CLIENT);
@@ -710,6 +716,8 @@ test_default(void **state)
 	p = cfg_peer_match(c, (struct sockaddr *)&ss);
 	assert_non_null(p);
 	assert_string_equal(p->name, "nva2");
+	assert_int_equal(p->asn, 65002);
+	assert_true(p->passive);
 	assert_non_null(strstr(cfg_default_yaml(), "peers:"));
 	cfg_free(c);
 	cfg_errs_fini(&errs);

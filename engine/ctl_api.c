@@ -1,7 +1,7 @@
 /*
  * ctl_api.c — routehubctl's control API client: `show status|peers|peer
- * NAME`, `reload`, `metrics`. Single-threaded, runs in the routehubctl
- * process (and in tests).
+ * NAME|routes|rib`, `reload`, `metrics`. Single-threaded, runs in the
+ * routehubctl process (and in tests).
  *
  *   routehubctl [-s SOCKET | -H HOST:PORT -t TOKEN] [--json] show status
  *
@@ -409,15 +409,27 @@ done:
 struct ctl_opts {
 	const char *socket, *host, *token;
 	int json;
+	const char *af, *limit, *from; /* show routes */
 };
 
 /* Set by ctl_api_opts() from the words before the subcommand. */
 static struct ctl_opts global;
 
+enum { OPT_AF = 1000, OPT_LIMIT, OPT_FROM };
+
 static const struct option long_opts[] = {
     {"socket", required_argument, NULL, 's'}, {"host", required_argument, NULL, 'H'},
     {"token", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+};
+
+/* After the subcommand: the connection options and those of `show routes`. */
+static const struct option run_opts[] = {
+    {"socket", required_argument, NULL, 's'},  {"host", required_argument, NULL, 'H'},
+    {"token", required_argument, NULL, 't'},   {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},          {"af", required_argument, NULL, OPT_AF},
+    {"limit", required_argument, NULL, OPT_LIMIT}, {"from", required_argument, NULL, OPT_FROM},
+    {NULL, 0, NULL, 0},
 };
 
 /* One option (getopt's code) into o. */
@@ -436,6 +448,15 @@ opt_set(struct ctl_opts *o, int c, const char *arg)
 		break;
 	case 'j':
 		o->json = 1;
+		break;
+	case OPT_AF:
+		o->af = arg;
+		break;
+	case OPT_LIMIT:
+		o->limit = arg;
+		break;
+	case OPT_FROM:
+		o->from = arg;
 		break;
 	}
 }
@@ -642,15 +663,274 @@ print_status(FILE *out, const json_t *s)
 	        "connections", jint(conns, "accepted"), jint(conns, "refused"));
 }
 
-/* ---- subcommands ------------------------------------------------------------------------ */
-
 enum ctl_what {
 	CTL_STATUS,
 	CTL_PEERS,
 	CTL_PEER,
+	CTL_ROUTES, /* a listing: the table, a peer's routes */
+	CTL_ROUTE,  /* one prefix or the longest match: every path in detail */
+	CTL_RIB,
 	CTL_RELOAD,
 	CTL_METRICS,
 };
+
+/* ---- routes ---------------------------------------------------------------------------- */
+
+/* What `show routes` asks: the words after "routes". */
+struct routes_req {
+	const char *key;   /* "prefix", "match", "peer", or NULL for a listing */
+	const char *value;
+};
+
+static int
+routes_words(int argc, char **argv, enum ctl_what *what, struct routes_req *rq, FILE *err)
+{
+	*what = CTL_ROUTES;
+	rq->key = rq->value = NULL;
+	if (argc == 0)
+		return 0;
+	if (strcmp(argv[0], "match") == 0 || strcmp(argv[0], "peer") == 0) {
+		if (argc != 2) {
+			fprintf(err, "routehubctl show routes %s: %s\n", argv[0],
+			        argc < 2 ? (argv[0][0] == 'm' ? "which address?" : "which peer?")
+			                 : "one word only");
+			return -1;
+		}
+		rq->key = argv[0];
+		rq->value = argv[1];
+		*what = argv[0][0] == 'm' ? CTL_ROUTE : CTL_ROUTES;
+		return 0;
+	}
+	if (argc != 1) {
+		fprintf(err, "routehubctl show routes: unexpected '%s'\n", argv[1]);
+		return -1;
+	}
+	/* A prefix is looked up exactly, a bare address by longest match. */
+	rq->key = strchr(argv[0], '/') ? "prefix" : "match";
+	rq->value = argv[0];
+	*what = CTL_ROUTE;
+	return 0;
+}
+
+static void
+routes_path(const struct routes_req *rq, const struct ctl_opts *o, char *path, size_t len)
+{
+	char v[400];
+	size_t n;
+
+	n = (size_t)snprintf(path, len, "/v1/routes");
+	const char *sep = "?";
+#define ADD(k, val)                                                                                \
+	do {                                                                                       \
+		path_escape(val, v, sizeof(v));                                                    \
+		if (n < len)                                                                       \
+			n += (size_t)snprintf(path + n, len - n, "%s%s=%s", sep, k, v);            \
+		sep = "&";                                                                         \
+	} while (0)
+	if (rq->key)
+		ADD(rq->key, rq->value);
+	if (o->af)
+		ADD("af", o->af);
+	if (o->limit)
+		ADD("limit", o->limit);
+	if (o->from)
+		ADD("from", o->from);
+#undef ADD
+}
+
+/* "nva1" or the address when the path's session has no name any more. */
+static const char *
+path_from(const json_t *p)
+{
+	return *jstr(p, "peer") ? jstr(p, "peer") : jstr(p, "peer_address");
+}
+
+static void
+opt_uint(const json_t *p, const char *k, char *out, size_t len)
+{
+	const json_t *v = json_object_get(p, k);
+
+	if (json_is_integer(v))
+		snprintf(out, len, "%lld", (long long)json_integer_value(v));
+	else
+		snprintf(out, len, "-");
+}
+
+enum { ROUTE_COLS = 9 };
+
+static void
+route_row(const json_t *r, const json_t *p, int first, char cells[ROUTE_COLS][160])
+{
+	snprintf(cells[0], 160, "%s", first ? jstr(r, "prefix") : "");
+	snprintf(cells[1], 160, "%s", *jstr(p, "next_hop") ? jstr(p, "next_hop") : "-");
+	snprintf(cells[2], 160, "%s", path_from(p));
+	snprintf(cells[3], 160, "%s%s",
+	         json_is_true(json_object_get(p, "best"))   ? "best"
+	         : json_is_true(json_object_get(p, "ecmp")) ? "ecmp"
+	                                                    : "-",
+	         json_is_true(json_object_get(p, "stale")) ? "+stale" : "");
+	opt_uint(p, "local_pref", cells[4], 160);
+	opt_uint(p, "med", cells[5], 160);
+	snprintf(cells[6], 160, "%s", jstr(p, "origin"));
+	snprintf(cells[7], 160, "%lld", (long long)jint(p, "peer_asn"));
+	snprintf(cells[8], 160, "%s", *jstr(p, "as_path") ? jstr(p, "as_path") : "(empty)");
+}
+
+/* One line per path, the prefix on its first; AS-PATH last, not padded. */
+static int
+print_routes(FILE *out, const json_t *j)
+{
+	static const char *hdr[ROUTE_COLS] = {"PREFIX",   "NEXT-HOP", "FROM",   "BEST/ECMP", "LOCPRF",
+	                                      "MED",      "ORIGIN",   "PEER-AS", "AS-PATH"};
+	const json_t *routes = json_object_get(j, "routes");
+	size_t nr = json_array_size(routes), rows = 0, w[ROUTE_COLS], k = 0;
+	char(*cells)[ROUTE_COLS][160];
+
+	for (size_t i = 0; i < nr; i++)
+		rows += json_array_size(json_object_get(json_array_get(routes, i), "paths"));
+	if (!(cells = calloc(rows ? rows : 1, sizeof(*cells))))
+		return -1;
+	for (int c = 0; c < ROUTE_COLS; c++)
+		w[c] = strlen(hdr[c]);
+	for (size_t i = 0; i < nr; i++) {
+		const json_t *r = json_array_get(routes, i), *ps = json_object_get(r, "paths");
+		for (size_t p = 0; p < json_array_size(ps) && k < rows; p++, k++) {
+			route_row(r, json_array_get(ps, p), p == 0, cells[k]);
+			for (int c = 0; c < ROUTE_COLS; c++)
+				if (strlen(cells[k][c]) > w[c])
+					w[c] = strlen(cells[k][c]);
+		}
+	}
+	for (int c = 0; c < ROUTE_COLS - 1; c++)
+		fprintf(out, "%-*s  ", (int)w[c], hdr[c]);
+	fprintf(out, "%s\n", hdr[ROUTE_COLS - 1]);
+	for (size_t i = 0; i < k; i++) {
+		for (int c = 0; c < ROUTE_COLS - 1; c++)
+			fprintf(out, "%-*s  ", (int)w[c], cells[i][c]);
+		fprintf(out, "%s\n", cells[i][ROUTE_COLS - 1]);
+	}
+	free(cells);
+	fprintf(out, "%zu prefix%s, %zu path%s", nr, nr == 1 ? "" : "es", rows, rows == 1 ? "" : "s");
+	if (json_is_true(json_object_get(j, "more")))
+		fprintf(out, "; more from %s (--from %s)\n", jstr(j, "next"), jstr(j, "next"));
+	else
+		fprintf(out, "\n");
+	return 0;
+}
+
+/* A JSON array of strings as one line, "-" when empty. */
+static void
+print_list(FILE *out, const char *label, const json_t *arr)
+{
+	size_t n = json_array_size(arr);
+
+	fprintf(out, "    %-14s", label);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, " %s", json_string_value(json_array_get(arr, i)));
+	fprintf(out, "%s\n", n ? "" : " -");
+}
+
+static void
+print_route_detail(FILE *out, const json_t *j, const char *asked)
+{
+	const json_t *routes = json_object_get(j, "routes");
+
+	if (json_array_size(routes) == 0) {
+		fprintf(out, "no route for %s\n", asked);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(routes); i++) {
+		const json_t *r = json_array_get(routes, i), *ps = json_object_get(r, "paths");
+		fprintf(out, "%s: %lld path%s, %lld in the ECMP set\n", jstr(r, "prefix"),
+		        jint(r, "paths_total"), jint(r, "paths_total") == 1 ? "" : "s",
+		        jint(r, "ecmp_paths"));
+		for (size_t k = 0; k < json_array_size(ps); k++) {
+			const json_t *p = json_array_get(ps, k);
+			const json_t *ag = json_object_get(p, "aggregator");
+			char v[32];
+
+			fprintf(out, "  path %zu:%s%s%s\n", k + 1,
+			        json_is_true(json_object_get(p, "best")) ? " best" : "",
+			        json_is_true(json_object_get(p, "ecmp")) ? " ecmp" : "",
+			        json_is_true(json_object_get(p, "stale")) ? " stale" : "");
+			fprintf(out, "    %-14s %s (%s), AS %lld, router id %s, %s", "from",
+			        path_from(p), jstr(p, "peer_address"), jint(p, "peer_asn"),
+			        jstr(p, "peer_router_id"), jstr(p, "peer_type"));
+			if (jint(p, "path_id"))
+				fprintf(out, ", path id %lld", jint(p, "path_id"));
+			fprintf(out, "\n    %-14s %s", "next hop",
+			        *jstr(p, "next_hop") ? jstr(p, "next_hop") : "-");
+			if (*jstr(p, "next_hop_local"))
+				fprintf(out, " (link-local %s)", jstr(p, "next_hop_local"));
+			fprintf(out, "\n    %-14s %s (length %lld)\n", "as path",
+			        *jstr(p, "as_path") ? jstr(p, "as_path") : "(empty)",
+			        jint(p, "as_path_len"));
+			fprintf(out, "    %-14s %s\n", "origin", jstr(p, "origin"));
+			opt_uint(p, "med", v, sizeof(v));
+			fprintf(out, "    %-14s %s\n", "med", v);
+			opt_uint(p, "local_pref", v, sizeof(v));
+			fprintf(out, "    %-14s %s\n", "local pref", v);
+			print_list(out, "communities", json_object_get(p, "communities"));
+			print_list(out, "large comm.", json_object_get(p, "large_communities"));
+			print_list(out, "ext. comm.", json_object_get(p, "ext_communities"));
+			if (json_is_string(json_object_get(p, "originator_id")))
+				fprintf(out, "    %-14s %s\n", "originator id",
+				        jstr(p, "originator_id"));
+			if (json_array_size(json_object_get(p, "cluster_list")))
+				print_list(out, "cluster list", json_object_get(p, "cluster_list"));
+			if (json_is_true(json_object_get(p, "atomic_aggregate")))
+				fprintf(out, "    %-14s yes\n", "atomic aggr.");
+			if (json_is_object(ag))
+				fprintf(out, "    %-14s AS %lld, %s\n", "aggregator", jint(ag, "asn"),
+				        jstr(ag, "id"));
+		}
+	}
+}
+
+enum { RIB_COLS = 7 };
+
+static void
+print_rib(FILE *out, const json_t *j)
+{
+	static const char *hdr[RIB_COLS] = {"NAME",     "ADDRESS", "STATE",      "RECEIVED",
+	                                    "ACCEPTED", "IPV4",    "IPV6"};
+	const json_t *pf = json_object_get(j, "prefixes"), *pa = json_object_get(j, "paths");
+	const json_t *peers = json_object_get(j, "peers");
+	size_t n = json_array_size(peers), w[RIB_COLS];
+	char(*cells)[RIB_COLS][96];
+
+	fprintf(out, "%-16s %lld IPv4, %lld IPv6\n", "prefixes", jint(pf, "ipv4"), jint(pf, "ipv6"));
+	fprintf(out, "%-16s %lld IPv4, %lld IPv6\n", "paths", jint(pa, "ipv4"), jint(pa, "ipv6"));
+	fprintf(out, "%-16s %lld\n", "attribute sets", jint(j, "attribute_sets"));
+	if (n == 0 || !(cells = calloc(n, sizeof(*cells))))
+		return;
+	fputc('\n', out);
+	for (int c = 0; c < RIB_COLS; c++)
+		w[c] = strlen(hdr[c]);
+	for (size_t i = 0; i < n; i++) {
+		const json_t *p = json_array_get(peers, i), *acc = json_object_get(p, "accepted");
+		snprintf(cells[i][0], 96, "%s", jstr(p, "name"));
+		snprintf(cells[i][1], 96, "%s", jstr(p, "address"));
+		snprintf(cells[i][2], 96, "%s", jstr(p, "state"));
+		opt_uint(p, "received", cells[i][3], 96);
+		snprintf(cells[i][4], 96, "%lld", jint(acc, "total"));
+		snprintf(cells[i][5], 96, "%lld", jint(acc, "ipv4"));
+		snprintf(cells[i][6], 96, "%lld", jint(acc, "ipv6"));
+		for (int c = 0; c < RIB_COLS; c++)
+			if (strlen(cells[i][c]) > w[c])
+				w[c] = strlen(cells[i][c]);
+	}
+	for (int c = 0; c < RIB_COLS; c++)
+		fprintf(out, c < RIB_COLS - 1 ? "%-*s  " : "%-*s\n", c < RIB_COLS - 1 ? (int)w[c] : 0,
+		        hdr[c]);
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < RIB_COLS; c++)
+			fprintf(out, c < RIB_COLS - 1 ? "%-*s  " : "%-*s\n",
+			        c < RIB_COLS - 1 ? (int)w[c] : 0, cells[i][c]);
+	free(cells);
+}
+
+/* ---- subcommands ------------------------------------------------------------------------ */
 
 static void
 usage_to(FILE *f, const char *cmd)
@@ -665,11 +945,21 @@ usage_to(FILE *f, const char *cmd)
 
 	if (strcmp(cmd, "show") == 0)
 		fprintf(f,
-		        "usage: routehubctl [OPTIONS] show status|peers|peer NAME\n"
+		        "usage: routehubctl [OPTIONS] show status|peers|peer NAME|rib\n"
+		        "       routehubctl [OPTIONS] show routes [PREFIX | ADDRESS | match ADDRESS |\n"
+		        "                                      peer NAME] [--af ipv4|ipv6]\n"
+		        "                                      [--limit N] [--from PREFIX]\n"
 		        "  status      version, AS, router id, uptime, peers by state, counters\n"
 		        "  peers       one line per peer session\n"
 		        "  peer NAME   one peer by name or address (a range entry lists its\n"
-		        "              dynamic neighbours)\n");
+		        "              dynamic neighbours)\n"
+		        "  rib         prefixes, paths and attribute sets in the RIB; routes per peer\n"
+		        "  routes      the RIB as a table, one line per path (IPv4 then IPv6, or\n"
+		        "              --af's family), at most --limit prefixes (default 1000);\n"
+		        "              the last line says where the next page starts (--from)\n"
+		        "  routes PREFIX         that prefix exactly, every path in detail\n"
+		        "  routes ADDRESS        the longest prefix matching it (also: match ADDRESS)\n"
+		        "  routes peer NAME      the routes received from a peer (name or address)\n");
 	else if (strcmp(cmd, "reload") == 0)
 		fprintf(f, "usage: routehubctl [OPTIONS] reload\n"
 		           "  re-read the configuration file; on errors the running configuration\n"
@@ -722,14 +1012,15 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 	struct ctl_target t;
 	struct ctl_resp r;
 	enum ctl_what what;
-	char path[512], name[400], e[512];
+	char path[1024], name[400], e[512];
+	struct routes_req rq = {0};
 	const char *cmd = argv[0], *method = "GET";
 	json_t *j;
 	int c, rv = 1;
 
 	opterr = 0;
 	optind = 0; /* glibc: full re-initialisation, so tests may call us again */
-	while ((c = getopt_long(argc, argv, "s:H:t:jh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:H:t:jh", run_opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage_to(out, cmd);
 			return 0;
@@ -754,13 +1045,25 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 		} else if (argc == 2 &&
 		           (strcmp(argv[0], "peer") == 0 || strcmp(argv[0], "peers") == 0)) {
 			what = CTL_PEER;
+		} else if (argc == 1 && strcmp(argv[0], "rib") == 0) {
+			what = CTL_RIB;
+		} else if (argc >= 1 && strcmp(argv[0], "routes") == 0) {
+			if (routes_words(argc - 1, argv + 1, &what, &rq, err) < 0) {
+				usage_to(err, cmd);
+				return 2;
+			}
 		} else {
 			if (argc == 1 && strcmp(argv[0], "peer") == 0)
 				fprintf(err,
 				        "routehubctl show peer: which peer? (a NAME or address)\n");
 			else
-				fprintf(err,
-				        "routehubctl show: expected status, peers or peer NAME\n");
+				fprintf(err, "routehubctl show: expected status, peers, peer NAME, "
+				             "routes or rib\n");
+			usage_to(err, cmd);
+			return 2;
+		}
+		if (what != CTL_ROUTES && what != CTL_ROUTE && (o.af || o.limit || o.from)) {
+			fprintf(err, "routehubctl show: --af, --limit and --from go with routes\n");
 			usage_to(err, cmd);
 			return 2;
 		}
@@ -803,6 +1106,13 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 	case CTL_PEER:
 		path_escape(argv[1], name, sizeof(name));
 		snprintf(path, sizeof(path), "/v1/peers/%s", name);
+		break;
+	case CTL_ROUTES:
+	case CTL_ROUTE:
+		routes_path(&rq, &o, path, sizeof(path));
+		break;
+	case CTL_RIB:
+		snprintf(path, sizeof(path), "/v1/rib");
 		break;
 	case CTL_RELOAD:
 		method = "POST";
@@ -847,6 +1157,15 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 			print_peers(out, j);
 		else
 			print_peer(out, j);
+		break;
+	case CTL_ROUTES:
+		print_routes(out, j);
+		break;
+	case CTL_ROUTE:
+		print_route_detail(out, j, rq.value);
+		break;
+	case CTL_RIB:
+		print_rib(out, j);
 		break;
 	case CTL_RELOAD:
 		fprintf(out, "reloaded %s\n", jstr(j, "config"));

@@ -785,7 +785,8 @@ snap_fill(struct daemon_peer_info *i, const struct peer *p)
 	i->established = p->st.established;
 	i->flaps = p->st.flaps;
 	i->rib_id = p->exp.id;
-	i->routes_counted = p->exp.held != NULL;
+	/* Counted when the peer has a limit (and is up, or has nothing). */
+	i->routes_counted = p->cp->max_routes && (p->exp.held || !p->exp.id);
 	i->routes_held = p->exp.routes;
 }
 

@@ -937,9 +937,9 @@ test_ctl_commands(void **state)
 	} cases[] = {
 	    {"unknown peer", {"show", "peer", "nobody", NULL}, 1, "no peer named 'nobody'"},
 	    {"unknown peer, json", {"show", "--json", "peer", "nobody", NULL}, 1, "\"error\""},
-	    {"show alone", {"show", NULL}, 2, "expected status, peers or peer NAME"},
+	    {"show alone", {"show", NULL}, 2, "expected status, peers, peer NAME, routes or rib"},
 	    {"show peer without a name", {"show", "peer", NULL}, 2, "which peer?"},
-	    {"show something else", {"show", "routes", NULL}, 2, "expected status"},
+	    {"show something else", {"show", "bogus", NULL}, 2, "expected status"},
 	    {"reload with an argument", {"reload", "now", NULL}, 2, "unexpected argument 'now'"},
 	    {"unknown option", {"metrics", "--bogus", NULL}, 2, "unknown option '--bogus'"},
 	    {"TCP without token",

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The control API through the real binaries: routehubd serves it from its
-# configuration, routehubctl shows status and peers (table and --json), reloads
+# configuration, routehubctl shows status and peers (table and --json), the
+# routes a raw BGP speaker (lib/rawbgp.py) announces and the RIB's counts, reloads
 # (good file, broken file with FILE:LINE errors; SIGHUP in between), prints
 # metrics; a second routehubd whose API socket is taken logs the error and keeps
 # running; on SIGTERM the socket disappears and routehubctl says the daemon is
@@ -10,10 +11,10 @@ set -eu
 d="$RH_BIN/routehubd"
 ctl="$RH_BIN/routehubctl"
 tmp=$(mktemp -d)
-pid1= pid2=
+pid1= pid2= spk=
 cleanup() {
-	for p in $pid1 $pid2; do kill "$p" 2>/dev/null || true; done
-	for p in $pid1 $pid2; do wait "$p" 2>/dev/null || true; done
+	for p in $spk $pid1 $pid2; do kill "$p" 2>/dev/null || true; done
+	for p in $spk $pid1 $pid2; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -90,6 +91,58 @@ rc=0; ROUTEHUB_TOKEN=wrong-token-0123456789 "$ctl" -H "127.0.0.1:$apiport" show 
 "$ctl" -s "$sock" metrics >"$tmp/out" || bad "metrics: status $?"
 grep -q '^routehub_build_info{version="' "$tmp/out" || bad "metrics: no build_info"
 grep -q '^routehub_peer_state{peer="nva1",address="127.0.0.2"} [1-6]$' "$tmp/out" || bad "metrics: no peer_state"
+
+# ---- routes: nva1 is a raw speaker announcing two prefixes ------------------------
+lib="${RH_SRC:-$(dirname "$0")/../..}/tests/integration/lib"
+cat >"$tmp/speaker.py" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from rawbgp import RawSpeaker, ConnectionClosed, cap_as4, cap_mp, update
+s = RawSpeaker.connect('127.0.0.1', port=int(sys.argv[2]), source='127.0.0.2', timeout=10)
+s.handshake(65001, '127.0.0.2', hold_time=90, caps=[cap_mp(1, 1), cap_as4(65001)])
+# IGP, AS path 65001 65100, next hop 192.0.2.1, MED 7, community 65001:100
+attrs = bytes.fromhex('40010100' '40020a02020000fde90000fe4c' '400304c0000201'
+                      '80040400000007' 'c00804fde90064')
+s.send(update(attrs=attrs, nlri=bytes.fromhex('100a01' '180a0801')))  # 10.1/16, 10.8.1/24
+print('announced', flush=True)
+try:  # hold the session until the test ends (killed) or the daemon goes
+    s.recv_until(lambda m: False, timeout=300)
+except (ConnectionClosed, TimeoutError):
+    pass
+PY
+python3 "$tmp/speaker.py" "$lib" "$bgp1" >"$tmp/spk.log" 2>&1 &
+spk=$!
+routes_in() { "$ctl" -s "$sock" show rib | grep -q '^prefixes  *2 IPv4'; }
+wait_for 10 routes_in || bad "routes did not arrive: $(cat "$tmp/spk.log"; "$ctl" -s "$sock" show rib 2>&1)"
+"$ctl" -s "$sock" show routes >"$tmp/out" || bad "show routes: status $?"
+head -1 "$tmp/out" | grep -q '^PREFIX  *NEXT-HOP  *FROM  *BEST/ECMP  *LOCPRF  *MED  *ORIGIN  *PEER-AS  *AS-PATH$' || bad "routes header: $(head -1 "$tmp/out")"
+grep -q '^10\.1\.0\.0/16  *192\.0\.2\.1  *nva1  *best  *-  *7  *igp  *65001  *65001 65100$' "$tmp/out" || bad "routes row: $(cat "$tmp/out")"
+grep -qx '2 prefixes, 2 paths' "$tmp/out" || bad "routes footer: $(cat "$tmp/out")"
+"$ctl" -s "$sock" show routes 10.8.1.9 >"$tmp/out" || bad "show routes ADDRESS: status $?"
+grep -qx '10.8.1.0/24: 1 path, 1 in the ECMP set' "$tmp/out" || bad "longest match: $(cat "$tmp/out")"
+grep -q 'communities  *65001:100$' "$tmp/out" || bad "route detail: $(cat "$tmp/out")"
+"$ctl" -s "$sock" show routes --limit 1 >"$tmp/out" || bad "show routes --limit: status $?"
+grep -qx '1 prefix, 1 path; more from 10.8.1.0/24 (--from 10.8.1.0/24)' "$tmp/out" || bad "paging: $(cat "$tmp/out")"
+"$ctl" -s "$sock" --json show routes peer nva1 >"$tmp/out.json" || bad "--json show routes peer: status $?"
+python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["count"] == 2 and not v["more"], v
+r = v["routes"][0]
+p = r["paths"][0]
+got = (r["prefix"], p["peer"], p["as_path"], p["next_hop"], p["med"], p["best"], p["ecmp"])
+assert got == ("10.1.0.0/16", "nva1", "65001 65100", "192.0.2.1", 7, True, True), p
+assert p["communities"] == ["65001:100"] and p["local_pref"] is None, p
+' "$tmp/out.json" || bad "--json show routes peer nva1: $(cat "$tmp/out.json")"
+"$ctl" -s "$sock" show rib >"$tmp/out" || bad "show rib: status $?"
+grep -q '^nva1  *127\.0\.0\.2  *Established  *2  *2  *2  *0$' "$tmp/out" || bad "show rib peers: $(cat "$tmp/out")"
+"$ctl" -s "$sock" metrics >"$tmp/out" || bad "metrics: status $?"
+grep -qx 'routehub_rib_prefixes{af="ipv4"} 2' "$tmp/out" || bad "metrics: no routehub_rib_prefixes"
+grep -qx 'routehub_rib_paths 2' "$tmp/out" || bad "metrics: no routehub_rib_paths"
+rc=0; "$ctl" -s "$sock" show routes --af ipx 2>"$tmp/err" || rc=$?
+[ $rc -eq 1 ] && grep -q "af must be ipv4 or ipv6" "$tmp/err" || bad "bad --af: status $rc, $(cat "$tmp/err")"
+rc=0; "$ctl" -s "$sock" show routes peer 2>"$tmp/err" || rc=$?
+[ $rc -eq 2 ] && grep -q "which peer?" "$tmp/err" || bad "show routes peer: status $rc, $(cat "$tmp/err")"
 
 # ---- reload ----------------------------------------------------------------------
 write_cfg "$cfg" "$bgp1" extra

@@ -28,7 +28,19 @@
  * malloc (jemalloc's size classes are slabs too), and shrinks back with
  * hysteresis.
  *
+ * Speed on bulk updates: exact lookups go through a hash of the keys (one
+ * or two cache misses, where a random descent of a 1M-prefix tree costs
+ * several), and linking or unlinking a node is deferred: new entries wait on
+ * a pending list and removed ones on a dead list until rn_sync() sorts each
+ * and applies it in address order, so consecutive operations share their
+ * path down the tree (random inserts ~1 us, sorted ones ~0.15 us). Walks,
+ * longest-prefix matches and the checker sync first; the owner may also
+ * call rib_tree_sync() at the end of a burst.
+ *
  * Invariants:
+ *  - every live entry is in the hash; pending ones (RN_F_PENDING) are not in
+ *    the tree yet; dead ones (RN_F_DEAD) are out of the hash and wait to be
+ *    unlinked (linked ones) or freed (pending ones);
  *  - the short tree holds exactly the keys shorter than RN_STRIDE; slot s
  *    holds exactly the longer keys whose first RN_STRIDE bits are s.
  *  - along every root-to-leaf path, key lengths strictly increase and each
@@ -97,9 +109,19 @@ struct rib_tree {
 	uint8_t maxlen; /* 32 or 128 */
 	struct rn_pool glue;
 	struct rn_pool ent;
+	/* exact-match index: open addressing, linear probing, <= 1/2 full */
+	struct rnode **h;
+	size_t hcap, hn;
+	/* deferred structure changes (rn_sync) */
+	struct rnode **pend, **dead;
+	size_t npend, cappend, ndead, capdead;
 };
 
+#define RN_F_PENDING 0x4000 /* e->flags: not linked into the tree yet */
+#define RN_F_DEAD    0x8000 /* e->flags: removed, waiting for rn_sync */
+
 static void rn_bug(const char *fn, const char *what) __attribute__((noreturn, cold));
+static void rn_sync(const struct rib_tree *ct);
 
 static void
 rn_bug(const char *fn, const char *what)
@@ -332,6 +354,108 @@ rn_entry_clear(struct rib_entry *e)
 	attr_unref(e->adv);
 	e->npaths = 0;
 	e->adv = NULL;
+	e->paths = &rn_of(e)->u.ent.path0;
+	e->cap = 1;
+}
+
+/* ---- the exact-match hash ------------------------------------------------------------------ */
+
+static inline size_t
+rn_hash(const struct rib_tree *t, const uint8_t *addr, unsigned len)
+{
+	uint64_t a, h;
+
+	if (t->alen == 16)
+		a = rn_be64(addr) ^ (rn_be64(addr + 8) * 0x9e3779b97f4a7c15ull);
+	else
+		a = rn_be32(addr);
+	h = (a ^ ((uint64_t)len << 56) ^ len) * 0xbf58476d1ce4e5b9ull;
+	return (size_t)(h ^ (h >> 31));
+}
+
+static inline bool
+rn_key_eq(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, unsigned len)
+{
+	return n->u.key.len == len && memcmp(n->u.key.addr, addr, t->alen) == 0;
+}
+
+static struct rnode *
+rn_hget(const struct rib_tree *t, const uint8_t *addr, unsigned len)
+{
+	size_t i;
+
+	if (t->hn == 0)
+		return NULL;
+	for (i = rn_hash(t, addr, len) & (t->hcap - 1); t->h[i] != NULL; i = (i + 1) & (t->hcap - 1))
+		if (rn_key_eq(t, t->h[i], addr, len))
+			return t->h[i];
+	return NULL;
+}
+
+static void
+rn_hput_nogrow(struct rib_tree *t, struct rnode *x)
+{
+	size_t i = rn_hash(t, x->u.key.addr, x->u.key.len) & (t->hcap - 1);
+
+	while (t->h[i] != NULL)
+		i = (i + 1) & (t->hcap - 1);
+	t->h[i] = x;
+	t->hn++;
+}
+
+static int
+rn_hput(struct rib_tree *t, struct rnode *x)
+{
+	if ((t->hn + 1) * 2 > t->hcap) {
+		size_t ncap = t->hcap ? t->hcap * 2 : 1024, ocap = t->hcap;
+		struct rnode **nh = calloc(ncap, sizeof(*nh)), **oh = t->h;
+		if (nh == NULL)
+			return -1;
+		t->h = nh;
+		t->hcap = ncap;
+		t->hn = 0;
+		for (size_t i = 0; i < ocap; i++)
+			if (oh[i] != NULL)
+				rn_hput_nogrow(t, oh[i]);
+		free(oh);
+	}
+	rn_hput_nogrow(t, x);
+	return 0;
+}
+
+/* Backward-shift deletion: no tombstones, probes stay short. */
+static void
+rn_hdel(struct rib_tree *t, const struct rnode *x)
+{
+	size_t mask = t->hcap - 1, i, j;
+
+	for (i = rn_hash(t, x->u.key.addr, x->u.key.len) & mask; t->h[i] != x; i = (i + 1) & mask)
+		RN_BUG_ON(t->h[i] == NULL);
+	for (j = (i + 1) & mask; t->h[j] != NULL; j = (j + 1) & mask) {
+		size_t k = rn_hash(t, t->h[j]->u.key.addr, t->h[j]->u.key.len) & mask;
+		/* h[j] may fill the hole at i unless its home k lies in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		t->h[i] = t->h[j];
+		i = j;
+	}
+	t->h[i] = NULL;
+	t->hn--;
+}
+
+static int
+rn_list_add(struct rnode ***v, size_t *n, size_t *cap, struct rnode *x)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 256;
+		struct rnode **nv = realloc(*v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return -1;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
 }
 
 /* ---- the tree -------------------------------------------------------------------------------- */
@@ -393,6 +517,15 @@ rib_tree_free(struct rib_tree *t)
 	for (unsigned s = 0; s < RN_SLOTS; s++)
 		if (t->slot[s] != NULL)
 			rn_free_subtree(t->slot[s]);
+	for (size_t i = 0; i < t->npend; i++) { /* never linked */
+		rn_entry_clear(&t->pend[i]->u.ent.e);
+#ifdef RN_POOL_MALLOC
+		free(t->pend[i]);
+#endif
+	}
+	free(t->pend);
+	free(t->dead); /* linked: freed with their subtree above */
+	free(t->h);
 	rn_pool_fini(&t->glue);
 	rn_pool_fini(&t->ent);
 	free(t->slot);
@@ -405,71 +538,85 @@ rib_tree_count(const struct rib_tree *t)
 	return t->count;
 }
 
-struct rib_entry *
-rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
+/* Link entry node x (children NULL, key masked) into the tree. -1 only when
+ * a split point cannot be allocated: x stays unlinked. */
+static int
+rn_link(struct rib_tree *t, struct rnode *x)
 {
-	struct rnode **link, *n, *x;
-	uint8_t addr[16];
-	unsigned len = pfx->len, nl, m;
+	const uint8_t *addr = x->u.ent.e.pfx.addr;
+	unsigned len = x->u.ent.e.pfx.len, nl, m;
+	struct rnode **link, *n;
 
-	if (pfx->af != t->af || len > t->maxlen)
-		return NULL;
-	rn_mask(addr, pfx->addr, len, t->alen);
 	link = rn_top(t, addr, len);
 	while ((n = *link) != NULL) {
 		nl = n->u.key.len;
 		if (nl > len || rn_common(t, n->u.key.addr, addr) < nl)
-			break; /* n is not pfx nor one of its ancestors */
+			break; /* n is not x's key nor one of its ancestors */
 		if (nl == len) {
-			if (rn_is_entry(n))
-				return &n->u.ent.e;
-			/* A split point becomes a prefix. */
-			if (n->u.key.af == RN_GLUE_BIG) {
-				x = n;
-			} else {
-				x = rn_pool_get(&t->ent);
-				if (x == NULL)
-					return NULL;
-			}
-			struct rnode *c0 = n->child[0], *c1 = n->child[1];
-			if (x != n)
-				rn_node_free(t, n);
-			rn_entry_init(t, x, addr, len);
-			x->child[0] = c0;
-			x->child[1] = c1;
+			/* A split point at x's key: x takes its place (the hash
+			 * guarantees no live entry has this key). */
+			RN_BUG_ON(rn_is_entry(n));
+			x->child[0] = n->child[0];
+			x->child[1] = n->child[1];
 			*link = x;
-			t->count++;
-			return &x->u.ent.e;
+			rn_node_free(t, n);
+			return 0;
 		}
 		link = &n->child[rn_bit(addr, nl)];
 	}
-
-	x = rn_entry_new(t, addr, len);
-	if (x == NULL)
-		return NULL;
 	if (n != NULL) {
 		nl = n->u.key.len;
 		m = rn_common(t, n->u.key.addr, addr);
 		if (m > len)
 			m = len;
 		if (m == len) {
-			/* pfx covers n (len < nl here). */
+			/* x covers n (len < nl here). */
 			x->child[rn_bit(n->u.key.addr, len)] = n;
 		} else {
 			/* They part at bit m < min(len, nl): a split point. */
 			struct rnode *g = rn_glue_new(t, addr, m);
-			if (g == NULL) {
-				rn_pool_put(&t->ent, x);
-				return NULL;
-			}
+			if (g == NULL)
+				return -1;
 			g->child[rn_bit(addr, m)] = x;
 			g->child[rn_bit(n->u.key.addr, m)] = n;
 			*link = g;
-			t->count++;
-			return &x->u.ent.e;
+			return 0;
 		}
 	}
 	*link = x;
+	return 0;
+}
+
+struct rib_entry *
+rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
+{
+	struct rnode *x;
+	uint8_t addr[16];
+	unsigned len = pfx->len;
+
+	if (pfx->af != t->af || len > t->maxlen)
+		return NULL;
+	rn_mask(addr, pfx->addr, len, t->alen);
+	x = rn_hget(t, addr, len);
+	if (x != NULL)
+		return &x->u.ent.e;
+	x = rn_entry_new(t, addr, len);
+	if (x == NULL)
+		return NULL;
+	if (rn_hput(t, x) != 0) {
+		rn_pool_put(&t->ent, x);
+		return NULL;
+	}
+	if (rn_list_add(&t->pend, &t->npend, &t->cappend, x) != 0) {
+		/* No room to defer: link now. */
+		if (rn_link(t, x) != 0) {
+			rn_hdel(t, x);
+			rn_pool_put(&t->ent, x);
+			return NULL;
+		}
+	} else {
+		x->u.ent.e.flags |= RN_F_PENDING;
+	}
 	t->count++;
 	return &x->u.ent.e;
 }
@@ -477,19 +624,14 @@ rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 struct rib_entry *
 rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
 {
-	const struct rnode *n;
-	unsigned len = pfx->len;
+	struct rnode *n;
+	uint8_t addr[16];
 
-	if (pfx->af != t->af || len > t->maxlen)
+	if (pfx->af != t->af || pfx->len > t->maxlen)
 		return NULL;
-	n = rn_top_const(t, pfx->addr, len);
-	/* Follow pfx's bits; check the one node of its length at the end. */
-	while (n != NULL && n->u.key.len < len)
-		n = n->child[rn_bit(pfx->addr, n->u.key.len)];
-	if (n == NULL || n->u.key.len != len || !rn_is_entry(n) ||
-	    rn_common(t, n->u.key.addr, pfx->addr) < len)
-		return NULL;
-	return (struct rib_entry *)&n->u.ent.e;
+	rn_mask(addr, pfx->addr, pfx->len, t->alen);
+	n = rn_hget(t, addr, pfx->len);
+	return n != NULL ? &n->u.ent.e : NULL;
 }
 
 /* The longest entry on n's subtree that covers the first len bits of addr. */
@@ -520,6 +662,7 @@ rib_tree_lpm(const struct rib_tree *t, const struct rib_prefix *addr)
 
 	if (addr->af != t->af)
 		return NULL;
+	rn_sync(t);
 	if (len > t->maxlen)
 		len = t->maxlen;
 	/* The slot's subtree has the longer keys; the short tree the rest. */
@@ -530,29 +673,25 @@ rib_tree_lpm(const struct rib_tree *t, const struct rib_prefix *addr)
 	return best != NULL ? (struct rib_entry *)&best->u.ent.e : NULL;
 }
 
-void
-rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
+/* Take linked entry node x out of the tree and free it. */
+static void
+rn_unlink(struct rib_tree *t, struct rnode *x)
 {
-	struct rnode *x = rn_of(e);
+	const struct rib_prefix *k = &x->u.ent.e.pfx;
 	struct rnode **link, **plink = NULL;
 	struct rnode *p = NULL, *c;
 
-	RN_BUG_ON(e->npaths != 0 || e->adv != NULL);
-	RN_BUG_ON(e->pfx.af != t->af);
-	link = rn_top(t, e->pfx.addr, e->pfx.len);
+	link = rn_top(t, k->addr, k->len);
 	while (*link != x) {
 		struct rnode *n = *link;
-		RN_BUG_ON(n == NULL || n->u.key.len >= e->pfx.len); /* e is not in t */
+		RN_BUG_ON(n == NULL || n->u.key.len >= k->len); /* x is not in t */
 		plink = link;
 		p = n;
-		link = &n->child[rn_bit(e->pfx.addr, n->u.key.len)];
+		link = &n->child[rn_bit(k->addr, n->u.key.len)];
 	}
-	rn_entry_clear(e);
-	t->count--;
-
 	if (x->child[0] != NULL && x->child[1] != NULL) {
 		/* Still a split point. */
-		struct rnode *g = rn_glue_new(t, e->pfx.addr, e->pfx.len);
+		struct rnode *g = rn_glue_new(t, k->addr, k->len);
 		if (g == NULL) {
 			/* No memory for a small one: the entry's node serves. */
 			x->u.key.af = RN_GLUE_BIG;
@@ -572,6 +711,77 @@ rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
 		*plink = p->child[0] != NULL ? p->child[0] : p->child[1];
 		rn_node_free(t, p);
 	}
+}
+
+void
+rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
+{
+	struct rnode *x = rn_of(e);
+
+	RN_BUG_ON(e->npaths != 0 || e->adv != NULL);
+	RN_BUG_ON(e->pfx.af != t->af);
+	RN_BUG_ON(e->flags & RN_F_DEAD);
+	rn_hdel(t, x);
+	rn_entry_clear(e);
+	t->count--;
+	e->flags |= RN_F_DEAD;
+	if (e->flags & RN_F_PENDING)
+		return; /* never linked: rn_sync frees it */
+	if (rn_list_add(&t->dead, &t->ndead, &t->capdead, x) != 0)
+		rn_unlink(t, x); /* no room to defer */
+}
+
+static int
+rn_cmp_key(const void *pa, const void *pb)
+{
+	const struct rnode *a = *(const struct rnode *const *)pa;
+	const struct rnode *b = *(const struct rnode *const *)pb;
+	int r = memcmp(a->u.key.addr, b->u.key.addr, 16);
+
+	return r != 0 ? r : (int)a->u.key.len - (int)b->u.key.len;
+}
+
+/* Apply the deferred unlinks, then the deferred links, each in address
+ * order. Logically const: the set of entries does not change. */
+static void
+rn_sync(const struct rib_tree *ct)
+{
+	struct rib_tree *t = (struct rib_tree *)(uintptr_t)ct;
+	size_t j = 0;
+
+	if (t->ndead == 0 && t->npend == 0)
+		return;
+	if (t->ndead > 1)
+		qsort(t->dead, t->ndead, sizeof(*t->dead), rn_cmp_key);
+	for (size_t i = 0; i < t->ndead; i++)
+		rn_unlink(t, t->dead[i]);
+	t->ndead = 0;
+	for (size_t i = 0; i < t->npend; i++) {
+		struct rnode *x = t->pend[i];
+		if (x->u.ent.e.flags & RN_F_DEAD)
+			rn_pool_put(&t->ent, x);
+		else
+			t->pend[j++] = x;
+	}
+	t->npend = j;
+	if (t->npend > 1)
+		qsort(t->pend, t->npend, sizeof(*t->pend), rn_cmp_key);
+	j = 0;
+	for (size_t i = 0; i < t->npend; i++) {
+		struct rnode *x = t->pend[i];
+		if (rn_link(t, x) != 0) {
+			t->pend[j++] = x; /* out of memory: next time */
+			continue;
+		}
+		x->u.ent.e.flags &= (uint16_t)~RN_F_PENDING;
+	}
+	t->npend = j;
+}
+
+void
+rib_tree_sync(struct rib_tree *t)
+{
+	rn_sync(t);
 }
 
 /* Where n's subtree lies relative to from (masked): < 0 all before, > 0 all
@@ -649,6 +859,7 @@ rib_tree_walk(const struct rib_tree *t, const struct rib_prefix *from, size_t ma
 	size_t visited = 0;
 	unsigned s = 0;
 
+	rn_sync(t);
 	memset(next, 0, sizeof(*next));
 	next->af = t->af;
 	next->len = 0xff;
@@ -899,7 +1110,12 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 {
 	struct rib_tree_stats s = {0};
 
+	rn_sync(t);
 	*why = NULL;
+	if (t->hn != t->count) {
+		*why = "hash size differs from the count";
+		return -1;
+	}
 	if (rn_check_subtree(t, t->root, -1, &s, why) != 0)
 		return -1;
 	for (unsigned i = 0; i < RN_SLOTS; i++)

@@ -543,6 +543,10 @@ shard_main(void *arg)
 			decide_dirty(sh);
 		if (got)
 			continue;
+		/* Between bursts: link and unlink the tree nodes of the last
+		 * burst in address order (radix.c). */
+		rib_tree_sync(sh->tree[0]);
+		rib_tree_sync(sh->tree[1]);
 		if (sh->dumps) {
 			dump_step(sh);
 			continue;

@@ -190,6 +190,10 @@ struct rib_entry *rib_tree_lpm(const struct rib_tree *t, const struct rib_prefix
 /* Remove an entry with no paths and nothing advertised. */
 void rib_tree_remove(struct rib_tree *t, struct rib_entry *e);
 size_t rib_tree_count(const struct rib_tree *t);
+/* Exact lookups are hashed and structural changes deferred: this applies
+ * them (in address order). Walks and LPM do it themselves; the owner calls
+ * it when idle so the work happens between bursts. */
+void rib_tree_sync(struct rib_tree *t);
 /* In-order walk starting at the first prefix >= from (NULL: the start),
  * visiting at most max entries; returns how many were visited and sets
  * *next to the prefix to resume from (next->len == 0xff when done). The

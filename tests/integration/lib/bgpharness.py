@@ -1901,7 +1901,9 @@ class Routehubd(Daemon):
     rr_client=True), and add_range(prefix, asn='any', role=...) for dynamic peers.
     Extra top-level keys (hub, spokes, branch_to_branch, ...) go in self.extra.
     neighbor_state()/last_notification() use `routehubctl -s API_SOCKET --json show
-    peers`; routes() waits for a route query in routehubctl.
+    peers`; routes() pages through `routehubctl --json show routes` (every path of
+    the RIB, both families; `peer` is the neighbour's address), route_count() sums
+    the paths accepted per peer from `routehubctl --json show rib`.
     """
 
     kind = 'routehubd'
@@ -2039,8 +2041,28 @@ class Routehubd(Daemon):
         return (p or {}).get('last_error') or None
 
     def routes(self):
-        raise NotImplementedError(f'Routehubd.routes: routehubctl ({self.ctl}) has no route '
-                                  'query yet (show status|peers|peer only)')
+        out, start = [], None
+        for _ in range(100000):  # pages; a bound, not a wait
+            args = ['--json', 'show', 'routes', '--limit', '20000']  # under the 64 MiB answer cap
+            if start:
+                args += ['--from', start]
+            j = json.loads(self.routehubctl(*args, timeout=120).stdout or '{}')
+            for r in j.get('routes', []):
+                for p in r.get('paths', []):
+                    out.append(make_route(
+                        r['prefix'], next_hop=p.get('next_hop'), as_path=p.get('as_path', ''),
+                        communities=p.get('communities', []),
+                        large_communities=p.get('large_communities', []), med=p.get('med'),
+                        local_pref=p.get('local_pref'), origin=p.get('origin'),
+                        peer=p.get('peer_address'), best=bool(p.get('best'))))
+            if not j.get('more'):
+                return out
+            start = j['next']
+        raise HarnessError(f'{self.name}: show routes never ended')
+
+    def route_count(self):
+        j = json.loads(self.routehubctl('--json', 'show', 'rib').stdout or '{}')
+        return sum(int((p.get('accepted') or {}).get('total', 0)) for p in j.get('peers', []))
 
 
 ALL_DAEMONS = {'bird': Bird, 'frr': Frr, 'gobgp': Gobgp, 'exabgp': Exabgp, 'openbgpd': Openbgpd}

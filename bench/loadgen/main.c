@@ -56,6 +56,7 @@ struct ctx {
 	uint8_t *held; /* per feeder: its routes are meant to be in the route server */
 	uint8_t *up;   /* per feeder: its session is meant to be established */
 	struct waitspec last_ws; /* of the phase that failed, for explain_timeout */
+	uint32_t bad_spoke;
 	uint8_t *fsel, *ssel, *all_f, *all_s;
 	uint64_t epoch;
 	struct lg_result *res;
@@ -179,6 +180,14 @@ last_spoke_rx(struct ctx *c)
 	return t;
 }
 
+/* No event since `last` for s seconds, as of `now` (which a worker's
+ * clock reading may have passed: then it is not quiet). */
+static bool
+quiet_for(uint64_t now, uint64_t last, double s)
+{
+	return last <= now && now - last >= (uint64_t)(s * 1e9);
+}
+
 static bool
 cond(struct ctx *c, const struct waitspec *ws, uint64_t now)
 {
@@ -197,29 +206,49 @@ cond(struct ctx *c, const struct waitspec *ws, uint64_t now)
 		return false;
 	if ((ws->what & W_CHURN)) {
 		/* Quiet: no timestamped route for 500 ms after the churn ended. */
-		if (churn_active(c) || (c->m.n_spokes && now - last_stamp(c) < 500000000ull))
+		if (churn_active(c) || (c->m.n_spokes && !quiet_for(now, last_stamp(c), 0.5)))
 			return false;
 	}
 	if ((ws->what & W_SPOKES) && !spokes_done(c, ws->spokes))
 		return false;
 	/* Settled: no spoke read anything for --settle, and all still match. */
-	if ((ws->what & W_SPOKES) && c->m.n_spokes &&
-	    now - last_spoke_rx(c) < (uint64_t)(c->o.settle * 1e9))
+	if ((ws->what & W_SPOKES) && c->m.n_spokes && !quiet_for(now, last_spoke_rx(c), c->o.settle))
 		return false;
 	return true;
 }
 
-/* 0 when the condition holds, 1 on timeout, -1 on a fatal error. */
+/* A spoke that received a wrong route: the run fails now, not at the
+ * timeout (unless --ignore-unknown, and then only for wrong routes of
+ * workload prefixes, which lg_spoke_update does not count as unknown). */
+static int
+any_corrupt(struct ctx *c, uint32_t *which)
+{
+	for (uint32_t i = 0; i < c->m.n_spokes; i++) {
+		if (atomic_load_explicit(&c->r.spokes[i].sp->n_corrupt_total, memory_order_relaxed)) {
+			*which = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* 0 when the condition holds, 1 on timeout, -1 on a fatal error, -3 when a
+ * spoke received a wrong route. */
 static int
 wait_for(struct ctx *c, const struct waitspec *ws)
 {
 	struct pollfd pfd = {.fd = c->r.mainfd, .events = POLLIN};
+	uint32_t bad;
 
 	for (;;) {
 		uint64_t now = lg_now(), v;
 		int ms;
 		if (fatal(c))
 			return -1;
+		if (any_corrupt(c, &bad)) {
+			c->bad_spoke = bad;
+			return -3;
+		}
 		if (cond(c, ws, now))
 			return 0;
 		if (now >= ws->deadline)
@@ -634,6 +663,14 @@ run_phase(struct ctx *c, size_t pi)
 		c->code = EXIT_SETUP;
 		return -1;
 	}
+	if (rc == -3) {
+		const struct lg_spoke *sp = c->r.spokes[c->bad_spoke].sp;
+		snprintf(res->note, sizeof(res->note), "spoke %u received %" PRIu64 " wrong routes "
+		         "(next hop or AS path not the announcing feeder's; see stderr)", c->bad_spoke,
+		         atomic_load_explicit(&sp->n_corrupt_total, memory_order_relaxed));
+		c->code = EXIT_WRONG;
+		return -1;
+	}
 	if (spokes_waited && verify(c, res, only) < 0) {
 		c->code = EXIT_WRONG;
 		return -1;
@@ -723,8 +760,10 @@ main(int argc, char **argv)
 		if (run_phase(&c, i) < 0)
 			break;
 		if (c.o.verbose)
-			fprintf(stderr, "routehub-loadgen: phase %s done in %.3f s\n", c.o.phases[i].text,
-			        c.res[i].dur);
+			fprintf(stderr, "routehub-loadgen: phase %s done in %.3f s (last UPDATE at a "
+			                "spoke %.3f s ago, last timestamp %.3f s ago)\n",
+			        c.o.phases[i].text, c.res[i].dur, secs(lg_now() - last_spoke_rx(&c)),
+			        secs(lg_now() - last_stamp(&c)));
 	}
 	lg_run_stop(&c.r);
 	/* Latency histograms are the workers': merged once they stopped. */

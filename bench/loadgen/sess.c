@@ -33,7 +33,7 @@
 
 struct lg_run *lg_run;
 
-#define RBUF_SIZE     (1u << 20)
+#define RBUF_SIZE     (256u << 10)
 #define MAX_IOV       64
 #define CHURN_QMAX    (4u << 20) /* churn skips a feeder whose queue is this long */
 #define CONNECT_LIMIT 10000000000ull /* ns: a connection not open by then is retried */
@@ -481,7 +481,9 @@ sess_read(struct lg_sess *s)
 {
 	struct lg_worker *w = s->w;
 
-	for (int iter = 0; iter < 4 && s->fd >= 0; iter++) {
+	/* One read per event: epoll is level-triggered and returns the session
+	 * again, so one busy peer cannot delay commands, timers and churn. */
+	for (int iter = 0; iter < 1 && s->fd >= 0; iter++) {
 		size_t off = s->carry_len, total, pos = 0;
 		ssize_t n;
 		if (off)
@@ -955,13 +957,16 @@ worker_main(void *arg)
 			lg_fatal("epoll_wait: %s", strerror(errno));
 			break;
 		}
+		/* Commands first: a phase starts when the main thread says so,
+		 * not after a round of reads. */
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.ptr == &w->evfd)
+				drain_cmds(w);
 		for (int i = 0; i < n; i++) {
 			void *p = ev[i].data.ptr;
 			struct lg_sess *s = p;
-			if (p == &w->evfd) {
-				drain_cmds(w);
+			if (p == &w->evfd)
 				continue;
-			}
 			if (p == &w->lfd) {
 				lg_mirror_accept(w);
 				continue;

@@ -145,12 +145,16 @@ route_set(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, uint16_t 
 	d->digest += e->contrib;
 }
 
+static _Atomic uint32_t corrupt_lines;
+
 static void
 corrupt_log(struct lg_sess *s, const struct bgp_prefix *p, const char *why, int64_t f)
 {
 	char a[64], pfx[80];
 
-	if (s->sp->corrupt_logged >= 5)
+	/* A few lines, not one per route and spoke. */
+	if (s->sp->corrupt_logged >= 3 ||
+	    atomic_fetch_add_explicit(&corrupt_lines, 1, memory_order_relaxed) >= 10)
 		return;
 	s->sp->corrupt_logged++;
 	inet_ntop(p->af == BGP_AF_IPV4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
@@ -225,7 +229,17 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs
 			route_set(m, sp, (uint32_t)idx, (uint16_t)((f + 1) | LG_ST_OLD), d);
 			continue;
 		}
-		corrupt_log(s, &p, "AS path differs from the feeder's", f);
+		{
+			char why[320], path[200];
+			if (a->mask & (1ull << BGP_ATTR_AS_PATH))
+				bgp_aspath_format(a->aspath.p, a->aspath.len, 1, path, sizeof(path));
+			else
+				snprintf(path, sizeof(path), "(none)");
+			snprintf(why, sizeof(why), "AS path %s, expected %s%u and the set's path "
+			         "(--rs-asn %s)", path, prepend ? "the route server's ASN, " : "",
+			         m->feeders[f].asn, m->transparent ? "transparent" : "N");
+			corrupt_log(s, &p, why, f);
+		}
 		route_set(m, sp, (uint32_t)idx, LG_ST_CORRUPT, d);
 	}
 }
@@ -286,7 +300,8 @@ lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len)
 	if (u.action == BGP_ACT_WITHDRAW) {
 		/* RFC 7606 §2 treat-as-withdraw: the route server sent something
 		 * wrong; the prefixes go, and count against it. */
-		if (s->sp->corrupt_logged++ < 5)
+		if (s->sp->corrupt_logged++ < 3 &&
+		    atomic_fetch_add_explicit(&corrupt_lines, 1, memory_order_relaxed) < 10)
 			fprintf(stderr, "routehub-loadgen: spoke %u: UPDATE treated as withdraw: %s\n",
 			        s->idx, u.err.reason ? u.err.reason : "?");
 		d.corrupt_total++;

@@ -276,12 +276,6 @@ rn_top(struct rib_tree *t, const uint8_t *addr, unsigned len)
 	return len < RN_STRIDE ? &t->root : &t->slot[rn_slot(addr)];
 }
 
-static inline const struct rnode *
-rn_top_const(const struct rib_tree *t, const uint8_t *addr, unsigned len)
-{
-	return len < RN_STRIDE ? t->root : t->slot[rn_slot(addr)];
-}
-
 static inline bool
 rn_is_entry(const struct rnode *n)
 {

@@ -510,6 +510,7 @@ struct lg_result {
 	double first_tx;   /* t_ref - phase start */
 	double send_done;  /* feeders' streams written out, from t_ref */
 	double conv;       /* last spoke complete, from t_ref */
+	double rx_span;    /* last UPDATE at a spoke, from t_ref (rates use it) */
 	double sp_p50, sp_p99, sp_max;
 	uint32_t n_spokes, spokes_done;
 	uint32_t expect_present;

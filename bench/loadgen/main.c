@@ -353,6 +353,10 @@ measure(struct ctx *c, struct lg_result *res, uint64_t t_start, uint64_t t_end,
 		}
 		free(v);
 	}
+	{
+		uint64_t l = last_spoke_rx(c);
+		res->rx_span = l > t_ref && l <= t_end ? secs(l - t_ref) : 0;
+	}
 	res->expect_present = atomic_load_explicit(&c->m.exp.present, memory_order_relaxed);
 	res->expect_digest = atomic_load_explicit(&c->m.exp.digest, memory_order_relaxed);
 	totals_get(c, &t1);

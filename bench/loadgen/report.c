@@ -95,14 +95,18 @@ is_route_phase(enum lg_phase_kind k)
 	       k == LG_PH_REFRESH || k == LG_PH_RESET;
 }
 
-/* Routes (prefixes) and UPDATEs per second received by the spokes, over
- * the convergence time; 0 when not meaningful. */
+/* Routes (prefixes) and UPDATEs per second received by the spokes, from
+ * the first UPDATE sent to the last one received (with feeder groups the
+ * spokes receive every member's routes, also after they first matched);
+ * 0 when not meaningful. */
 static double
 rx_rate(const struct lg_result *r, bool msgs)
 {
-	if (!is_route_phase(r->ph->kind) || r->conv <= 0)
+	double t = r->rx_span > r->conv ? r->rx_span : r->conv;
+
+	if (!is_route_phase(r->ph->kind) || t <= 0)
 		return 0;
-	return (double)(msgs ? r->rx_updates : r->rx_pfx) / r->conv;
+	return (double)(msgs ? r->rx_updates : r->rx_pfx) / t;
 }
 
 /* Over the time the feeders took to hand their streams to the kernel; not
@@ -309,7 +313,7 @@ lg_report_json(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 		fprintf(f, ",\"kind\":\"%s\",\"ok\":%s,\"timed_out\":%s,\"seconds\":%.6f,"
 		           "\"first_tx_s\":%.6f,\"send_done_s\":%.6f,\"converge_s\":%.6f,"
 		           "\"spokes\":%u,\"spokes_done\":%u,\"spoke_p50_s\":%.6f,\"spoke_p99_s\":%.6f,"
-		           "\"spoke_max_s\":%.6f,\"expected_routes\":%u,\"expected_digest\":\"%016" PRIx64
+		           "\"spoke_max_s\":%.6f,\"rx_span_s\":%.6f,\"expected_routes\":%u,\"expected_digest\":\"%016" PRIx64
 		           "\",\"tx_msgs\":%" PRIu64 ",\"tx_updates\":%" PRIu64 ",\"tx_prefixes\":%" PRIu64
 		           ",\"tx_bytes\":%" PRIu64 ",\"rx_msgs\":%" PRIu64 ",\"rx_updates\":%" PRIu64
 		           ",\"rx_prefixes\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
@@ -317,7 +321,8 @@ lg_report_json(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 		           ",\"rx_routes_per_s\":%.0f,\"rx_updates_per_s\":%.0f",
 		        lg_phase_name(r->ph->kind), r->ok ? "true" : "false",
 		        r->timed_out ? "true" : "false", r->dur, r->first_tx, r->send_done, r->conv,
-		        r->n_spokes, r->spokes_done, r->sp_p50, r->sp_p99, r->sp_max, r->expect_present,
+		        r->n_spokes, r->spokes_done, r->sp_p50, r->sp_p99, r->sp_max, r->rx_span,
+		        r->expect_present,
 		        r->expect_digest, r->tx_msgs, r->tx_updates, r->tx_pfx, r->tx_bytes, r->rx_msgs,
 		        r->rx_updates, r->rx_pfx, r->rx_bytes, tx_rate(r, false), tx_rate(r, true),
 		        rx_rate(r, false), rx_rate(r, true));

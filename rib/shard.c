@@ -360,22 +360,19 @@ apply(struct shard *sh, const struct rib_op *op)
 		if (sp)
 			peer_sweep(sh, sp, op->af, true);
 		break;
-	case RIB_OP_DUMP: {
-		for (int af = 1; af >= 0; af--) {
-			struct dump *d = calloc(1, sizeof(*d));
+	case RIB_OP_DUMP:
+		/* Appended: dumps run in request order, IPv4 then IPv6. */
+		for (int af = 0; af < 2; af++) {
+			struct dump *d = calloc(1, sizeof(*d)), **pp = &sh->dumps;
 			if (!d)
 				break;
 			d->peer_id = op->peer_id;
 			d->af = (uint8_t)af;
-			/* Append: dumps run in request order, IPv4 first. */
-			struct dump **pp = &sh->dumps;
 			while (*pp)
 				pp = &(*pp)->next;
 			*pp = d;
-			(void)pp;
 		}
 		break;
-	}
 	}
 }
 
@@ -401,11 +398,9 @@ decide_dirty(struct shard *sh)
 	}
 	sh->nchg = 0;
 	for (e = sh->dirty; e; e = next) {
-		bool ecmp_unused[1];
 		next = e->dirty_next;
 		e->dirty_next = NULL;
 		e->flags &= (uint16_t)~RIB_E_DIRTY;
-		(void)ecmp_unused;
 		e->best = (int16_t)rib_decide(e->paths, e->npaths, &sh->s->c.decide, NULL);
 		sh->decisions++;
 		sh->chg[sh->nchg++] = e;

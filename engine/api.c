@@ -409,8 +409,8 @@ pfx_parse(const char *s, int addr_ok, int strict, struct rib_prefix *p, char *er
 			for (unsigned k = len; k < full; k++)
 				m.addr[k / 8] &= (uint8_t) ~(0x80 >> (k % 8));
 			pfx_fmt(&m, want, sizeof(want));
-			snprintf(err, errlen, "'%s' has host bits set past /%u (did you mean %s?)", s,
-			         len, want);
+			snprintf(err, errlen, "'%s' has host bits set past /%u (did you mean %s?)",
+			         s, len, want);
 			return -1;
 		}
 		p->addr[i / 8] &= (uint8_t)~bit;
@@ -499,8 +499,7 @@ path_json(const struct daemon_route_path *p)
 	json_object_set_new(j, "next_hop", *p->next_hop ? json_string(p->next_hop) : json_null());
 	if (*p->next_hop_local)
 		json_object_set_new(j, "next_hop_local", json_string(p->next_hop_local));
-	json_object_set_new(j, "med",
-	                    in->flags & ATTR_F_MED ? json_integer(in->med) : json_null());
+	json_object_set_new(j, "med", in->flags & ATTR_F_MED ? json_integer(in->med) : json_null());
 	json_object_set_new(j, "local_pref",
 	                    in->flags & ATTR_F_LOCAL_PREF ? json_integer(in->local_pref)
 	                                                  : json_null());
@@ -517,9 +516,9 @@ path_json(const struct daemon_route_path *p)
 	json_object_set_new(j, "atomic_aggregate", json_boolean(in->flags & ATTR_F_ATOMIC_AGGR));
 	if (p->has_aggregator) {
 		id_fmt(p->aggregator_id, s, sizeof(s));
-		json_object_set_new(j, "aggregator",
-		                    json_pack("{s:I, s:s}", "asn", (json_int_t)p->aggregator_as,
-		                              "id", s));
+		json_object_set_new(
+		    j, "aggregator",
+		    json_pack("{s:I, s:s}", "asn", (json_int_t)p->aggregator_as, "id", s));
 	} else {
 		json_object_set_new(j, "aggregator", json_null());
 	}
@@ -609,8 +608,8 @@ route_query(const struct route_params *rp, struct daemon_route_query *q, struct 
 		q->mode = rp->prefix ? DAEMON_ROUTES_PREFIX : DAEMON_ROUTES_MATCH;
 		if (pfx_parse(rp->prefix ? rp->prefix : rp->match, !rp->prefix, !!rp->prefix,
 		              &q->pfx, err, sizeof(err)) < 0) {
-			resp_error(r, MHD_HTTP_BAD_REQUEST, "%s=%s", rp->prefix ? "prefix" : "match",
-			           err);
+			resp_error(r, MHD_HTTP_BAD_REQUEST, "%s=%s",
+			           rp->prefix ? "prefix" : "match", err);
 			return -1;
 		}
 		if (af != DAEMON_AF_ANY && af != q->pfx.af) {
@@ -697,8 +696,8 @@ h_routes(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct 
 				ids[q.npeer_ids++] = v[i].rib_id;
 		}
 		if (!cp && !found) {
-			resp_error(r, MHD_HTTP_NOT_FOUND, "no peer named '%s' (nor with that address)",
-			           rp.peer);
+			resp_error(r, MHD_HTTP_NOT_FOUND,
+			           "no peer named '%s' (nor with that address)", rp.peer);
 			goto done;
 		}
 		q.peer_ids = ids;
@@ -761,14 +760,13 @@ h_rib(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct api
 		              (json_int_t)acc[BGP_AF_IPV6], "total",
 		              (json_int_t)(acc[BGP_AF_IPV4] + acc[BGP_AF_IPV6])));
 	}
-	j = json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:I, s:o}", "prefixes", "ipv4",
-	              (json_int_t)s.prefixes[BGP_AF_IPV4], "ipv6",
-	              (json_int_t)s.prefixes[BGP_AF_IPV6], "total",
-	              (json_int_t)(s.prefixes[BGP_AF_IPV4] + s.prefixes[BGP_AF_IPV6]), "paths",
-	              "ipv4", (json_int_t)s.paths[BGP_AF_IPV4], "ipv6",
-	              (json_int_t)s.paths[BGP_AF_IPV6], "total",
-	              (json_int_t)(s.paths[BGP_AF_IPV4] + s.paths[BGP_AF_IPV6]), "attribute_sets",
-	              (json_int_t)s.attr_sets, "peers", peers);
+	j = json_pack(
+	    "{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:I, s:o}", "prefixes", "ipv4",
+	    (json_int_t)s.prefixes[BGP_AF_IPV4], "ipv6", (json_int_t)s.prefixes[BGP_AF_IPV6],
+	    "total", (json_int_t)(s.prefixes[BGP_AF_IPV4] + s.prefixes[BGP_AF_IPV6]), "paths",
+	    "ipv4", (json_int_t)s.paths[BGP_AF_IPV4], "ipv6", (json_int_t)s.paths[BGP_AF_IPV6],
+	    "total", (json_int_t)(s.paths[BGP_AF_IPV4] + s.paths[BGP_AF_IPV6]), "attribute_sets",
+	    (json_int_t)s.attr_sets, "peers", peers);
 	daemon_rib_summary_free(&s);
 	free(v);
 	resp_json(r, MHD_HTTP_OK, j);

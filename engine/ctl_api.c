@@ -425,10 +425,14 @@ static const struct option long_opts[] = {
 
 /* After the subcommand: the connection options and those of `show routes`. */
 static const struct option run_opts[] = {
-    {"socket", required_argument, NULL, 's'},  {"host", required_argument, NULL, 'H'},
-    {"token", required_argument, NULL, 't'},   {"json", no_argument, NULL, 'j'},
-    {"help", no_argument, NULL, 'h'},          {"af", required_argument, NULL, OPT_AF},
-    {"limit", required_argument, NULL, OPT_LIMIT}, {"from", required_argument, NULL, OPT_FROM},
+    {"socket", required_argument, NULL, 's'},
+    {"host", required_argument, NULL, 'H'},
+    {"token", required_argument, NULL, 't'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {"af", required_argument, NULL, OPT_AF},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"from", required_argument, NULL, OPT_FROM},
     {NULL, 0, NULL, 0},
 };
 
@@ -678,7 +682,7 @@ enum ctl_what {
 
 /* What `show routes` asks: the words after "routes". */
 struct routes_req {
-	const char *key;   /* "prefix", "match", "peer", or NULL for a listing */
+	const char *key; /* "prefix", "match", "peer", or NULL for a listing */
 	const char *value;
 };
 
@@ -780,8 +784,9 @@ route_row(const json_t *r, const json_t *p, int first, char cells[ROUTE_COLS][16
 static int
 print_routes(FILE *out, const json_t *j)
 {
-	static const char *hdr[ROUTE_COLS] = {"PREFIX",   "NEXT-HOP", "FROM",   "BEST/ECMP", "LOCPRF",
-	                                      "MED",      "ORIGIN",   "PEER-AS", "AS-PATH"};
+	static const char *hdr[ROUTE_COLS] = {"PREFIX",    "NEXT-HOP", "FROM",
+	                                      "BEST/ECMP", "LOCPRF",   "MED",
+	                                      "ORIGIN",    "PEER-AS",  "AS-PATH"};
 	const json_t *routes = json_object_get(j, "routes");
 	size_t nr = json_array_size(routes), rows = 0, w[ROUTE_COLS], k = 0;
 	char(*cells)[ROUTE_COLS][160];
@@ -810,7 +815,8 @@ print_routes(FILE *out, const json_t *j)
 		fprintf(out, "%s\n", cells[i][ROUTE_COLS - 1]);
 	}
 	free(cells);
-	fprintf(out, "%zu prefix%s, %zu path%s", nr, nr == 1 ? "" : "es", rows, rows == 1 ? "" : "s");
+	fprintf(out, "%zu prefix%s, %zu path%s", nr, nr == 1 ? "" : "es", rows,
+	        rows == 1 ? "" : "s");
 	if (json_is_true(json_object_get(j, "more")))
 		fprintf(out, "; more from %s (--from %s)\n", jstr(j, "next"), jstr(j, "next"));
 	else
@@ -881,8 +887,8 @@ print_route_detail(FILE *out, const json_t *j, const char *asked)
 			if (json_is_true(json_object_get(p, "atomic_aggregate")))
 				fprintf(out, "    %-14s yes\n", "atomic aggr.");
 			if (json_is_object(ag))
-				fprintf(out, "    %-14s AS %lld, %s\n", "aggregator", jint(ag, "asn"),
-				        jstr(ag, "id"));
+				fprintf(out, "    %-14s AS %lld, %s\n", "aggregator",
+				        jint(ag, "asn"), jstr(ag, "id"));
 		}
 	}
 }
@@ -892,14 +898,15 @@ enum { RIB_COLS = 7 };
 static void
 print_rib(FILE *out, const json_t *j)
 {
-	static const char *hdr[RIB_COLS] = {"NAME",     "ADDRESS", "STATE",      "RECEIVED",
+	static const char *hdr[RIB_COLS] = {"NAME",     "ADDRESS", "STATE", "RECEIVED",
 	                                    "ACCEPTED", "IPV4",    "IPV6"};
 	const json_t *pf = json_object_get(j, "prefixes"), *pa = json_object_get(j, "paths");
 	const json_t *peers = json_object_get(j, "peers");
 	size_t n = json_array_size(peers), w[RIB_COLS];
 	char(*cells)[RIB_COLS][96];
 
-	fprintf(out, "%-16s %lld IPv4, %lld IPv6\n", "prefixes", jint(pf, "ipv4"), jint(pf, "ipv6"));
+	fprintf(out, "%-16s %lld IPv4, %lld IPv6\n", "prefixes", jint(pf, "ipv4"),
+	        jint(pf, "ipv6"));
 	fprintf(out, "%-16s %lld IPv4, %lld IPv6\n", "paths", jint(pa, "ipv4"), jint(pa, "ipv6"));
 	fprintf(out, "%-16s %lld\n", "attribute sets", jint(j, "attribute_sets"));
 	if (n == 0 || !(cells = calloc(n, sizeof(*cells))))
@@ -921,8 +928,8 @@ print_rib(FILE *out, const json_t *j)
 				w[c] = strlen(cells[i][c]);
 	}
 	for (int c = 0; c < RIB_COLS; c++)
-		fprintf(out, c < RIB_COLS - 1 ? "%-*s  " : "%-*s\n", c < RIB_COLS - 1 ? (int)w[c] : 0,
-		        hdr[c]);
+		fprintf(out, c < RIB_COLS - 1 ? "%-*s  " : "%-*s\n",
+		        c < RIB_COLS - 1 ? (int)w[c] : 0, hdr[c]);
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < RIB_COLS; c++)
 			fprintf(out, c < RIB_COLS - 1 ? "%-*s  " : "%-*s\n",
@@ -944,22 +951,23 @@ usage_to(FILE *f, const char *cmd)
 	    "  -j, --json             print the daemon's JSON answer as is\n";
 
 	if (strcmp(cmd, "show") == 0)
-		fprintf(f,
-		        "usage: routehubctl [OPTIONS] show status|peers|peer NAME|rib\n"
-		        "       routehubctl [OPTIONS] show routes [PREFIX | ADDRESS | match ADDRESS |\n"
-		        "                                      peer NAME] [--af ipv4|ipv6]\n"
-		        "                                      [--limit N] [--from PREFIX]\n"
-		        "  status      version, AS, router id, uptime, peers by state, counters\n"
-		        "  peers       one line per peer session\n"
-		        "  peer NAME   one peer by name or address (a range entry lists its\n"
-		        "              dynamic neighbours)\n"
-		        "  rib         prefixes, paths and attribute sets in the RIB; routes per peer\n"
-		        "  routes      the RIB as a table, one line per path (IPv4 then IPv6, or\n"
-		        "              --af's family), at most --limit prefixes (default 1000);\n"
-		        "              the last line says where the next page starts (--from)\n"
-		        "  routes PREFIX         that prefix exactly, every path in detail\n"
-		        "  routes ADDRESS        the longest prefix matching it (also: match ADDRESS)\n"
-		        "  routes peer NAME      the routes received from a peer (name or address)\n");
+		fprintf(
+		    f,
+		    "usage: routehubctl [OPTIONS] show status|peers|peer NAME|rib\n"
+		    "       routehubctl [OPTIONS] show routes [PREFIX | ADDRESS | match ADDRESS |\n"
+		    "                                      peer NAME] [--af ipv4|ipv6]\n"
+		    "                                      [--limit N] [--from PREFIX]\n"
+		    "  status      version, AS, router id, uptime, peers by state, counters\n"
+		    "  peers       one line per peer session\n"
+		    "  peer NAME   one peer by name or address (a range entry lists its\n"
+		    "              dynamic neighbours)\n"
+		    "  rib         prefixes, paths and attribute sets in the RIB; routes per peer\n"
+		    "  routes      the RIB as a table, one line per path (IPv4 then IPv6, or\n"
+		    "              --af's family), at most --limit prefixes (default 1000);\n"
+		    "              the last line says where the next page starts (--from)\n"
+		    "  routes PREFIX         that prefix exactly, every path in detail\n"
+		    "  routes ADDRESS        the longest prefix matching it (also: match ADDRESS)\n"
+		    "  routes peer NAME      the routes received from a peer (name or address)\n");
 	else if (strcmp(cmd, "reload") == 0)
 		fprintf(f, "usage: routehubctl [OPTIONS] reload\n"
 		           "  re-read the configuration file; on errors the running configuration\n"

@@ -281,8 +281,8 @@ walk_tree(const struct rq_ctx *c, const struct rib_tree *t, const struct rib_pre
 		/* ALL: almost every entry matches (an entry without paths lives
 		 * only until its withdrawal is exported); PEER: filter in chunks. */
 		size_t chunk = c->q->mode == DAEMON_ROUTES_ALL ? need
-		               : need > WALK_CHUNK            ? need
-		                                              : WALK_CHUNK;
+		               : need > WALK_CHUNK             ? need
+		                                               : WALK_CHUNK;
 
 		rib_tree_walk(t, pos, chunk, walk_cb, &w, &next);
 		if (next.len == 0xff)

@@ -87,11 +87,11 @@ static struct {
 #define ORIGIN_IGP "40 01 01 00"
 #define ORIGIN_EGP "40 01 01 01"
 #define A1                                                                                         \
-	ORIGIN_IGP "40 02 0a 02 02 0000fde9 0000fe4c" /* AS_PATH 65001 65100 */                    \
-	           "40 03 04 c0000201"                /* NEXT_HOP 192.0.2.1 */                     \
-	           "80 04 04 0000000a"                /* MED 10 */                                 \
-	           "c0 08 08 fde90064 fde900c8"       /* 65001:100 65001:200 */                    \
-	           "c0 10 08 0002fde9 00000064"       /* rt:65001:100 */                           \
+	ORIGIN_IGP "40 02 0a 02 02 0000fde9 0000fe4c"    /* AS_PATH 65001 65100 */                 \
+	           "40 03 04 c0000201"                   /* NEXT_HOP 192.0.2.1 */                  \
+	           "80 04 04 0000000a"                   /* MED 10 */                              \
+	           "c0 08 08 fde90064 fde900c8"          /* 65001:100 65001:200 */                 \
+	           "c0 10 08 0002fde9 00000064"          /* rt:65001:100 */                        \
 	           "c0 20 0c 0000fde9 00000001 00000002" /* 65001:1:2 */
 #define A2 ORIGIN_IGP "40 02 06 02 01 0000fde9 40 03 04 c0000201"
 #define A3                                                                                         \
@@ -606,8 +606,8 @@ test_route_reflection_attrs(void **state)
 	(void)state;
 	NEED_DAEMON();
 	j = get_ok("/v1/routes?prefix=10.5.0.0/16");
-	p = json_array_get(json_object_get(json_array_get(json_object_get(j, "routes"), 0), "paths"),
-	                   0);
+	p = json_array_get(
+	    json_object_get(json_array_get(json_object_get(j, "routes"), 0), "paths"), 0);
 	assert_non_null(p);
 	assert_string_equal(jstr(p, "peer"), "agent");
 	assert_string_equal(jstr(p, "peer_type"), "rr-client");
@@ -621,8 +621,8 @@ test_route_reflection_attrs(void **state)
 
 	/* RFC 4456 §8: without one, the client's router id becomes the originator. */
 	j = get_ok("/v1/routes?prefix=10.6.0.0/16");
-	p = json_array_get(json_object_get(json_array_get(json_object_get(j, "routes"), 0), "paths"),
-	                   0);
+	p = json_array_get(
+	    json_object_get(json_array_get(json_object_get(j, "routes"), 0), "paths"), 0);
 	assert_non_null(p);
 	assert_int_equal(jint(p, "local_pref"), 100);
 	assert_string_equal(jstr(p, "originator_id"), "127.0.0.5");
@@ -695,7 +695,7 @@ test_ipv6(void **state)
 static void
 v4_expected(char want[N_V4_PREFIXES][24])
 {
-	static const char *first[] = {"10.0.0.0/8",  "10.1.0.0/16",   "10.3.0.0/16", "10.5.0.0/16",
+	static const char *first[] = {"10.0.0.0/8",  "10.1.0.0/16", "10.3.0.0/16", "10.5.0.0/16",
 	                              "10.6.0.0/16", "10.8.1.0/24", "10.9.0.0/16"};
 	for (int i = 0; i < 7; i++)
 		snprintf(want[i], 24, "%s", first[i]);
@@ -859,7 +859,7 @@ test_rib_summary(void **state)
 		const char *name;
 		long long received, v4, v6;
 	} want[] = {
-	    {"nva1", 6, 5, 1}, {"nva2", 22, 22, 0}, {"nva3", 1, 1, 0},
+	    {"nva1", 6, 5, 1},  {"nva2", 22, 22, 0}, {"nva3", 1, 1, 0},
 	    {"agent", 2, 2, 0}, {"idle", 0, 0, 0},
 	};
 	struct ctl_resp m;
@@ -900,7 +900,8 @@ test_rib_summary(void **state)
 	json_decref(j);
 }
 
-/* ---- bad requests ----------------------------------------------------------------------------- */
+/* ---- bad requests -----------------------------------------------------------------------------
+ */
 
 static void
 test_bad_queries(void **state)
@@ -951,7 +952,8 @@ test_bad_queries(void **state)
 	}
 }
 
-/* ---- routehubctl ------------------------------------------------------------------------------ */
+/* ---- routehubctl ------------------------------------------------------------------------------
+ */
 
 static void
 test_ctl_show_routes(void **state)
@@ -989,9 +991,8 @@ test_ctl_show_routes(void **state)
 	                            "(--from 10.5.0.0/16)\n"));
 	free(out);
 	free(err);
-	assert_int_equal(ctl(&out, &err, "show", "routes", "--from", "172.16.19.0/24", "--af",
-	                     "ipv4", NULL),
-	                 0);
+	assert_int_equal(
+	    ctl(&out, &err, "show", "routes", "--from", "172.16.19.0/24", "--af", "ipv4", NULL), 0);
 	assert_non_null(strstr(out, "\n172.16.19.0/24 "));
 	assert_non_null(strstr(out, "\n1 prefix, 1 path\n"));
 	free(out);
@@ -1072,10 +1073,16 @@ test_ctl_errors(void **state)
 	     {"show", "routes", "10.1.2.0/16", NULL},
 	     1,
 	     "did you mean 10.1.0.0/16?"},
-	    {"unknown peer", {"show", "routes", "peer", "nobody", NULL}, 1, "no peer named 'nobody'"},
+	    {"unknown peer",
+	     {"show", "routes", "peer", "nobody", NULL},
+	     1,
+	     "no peer named 'nobody'"},
 	    {"peer without a name", {"show", "routes", "peer", NULL}, 2, "which peer?"},
 	    {"match without an address", {"show", "routes", "match", NULL}, 2, "which address?"},
-	    {"two prefixes", {"show", "routes", "10.1.0.0/16", "10.3.0.0/16", NULL}, 2, "unexpected"},
+	    {"two prefixes",
+	     {"show", "routes", "10.1.0.0/16", "10.3.0.0/16", NULL},
+	     2,
+	     "unexpected"},
 	    {"--limit elsewhere", {"show", "peers", "--limit", "3", NULL}, 2, "go with routes"},
 	    {"show rib with words", {"show", "rib", "x", NULL}, 2, "expected status"},
 	};
@@ -1107,7 +1114,8 @@ test_ctl_errors(void **state)
 	}
 }
 
-/* ---- the decision follows the table ------------------------------------------------------------ */
+/* ---- the decision follows the table ------------------------------------------------------------
+ */
 
 static int
 ecmp_back(json_t *j)

@@ -485,7 +485,10 @@ exportable(const struct exp_group *g, const struct rib_path *best)
 
 	if (i->flags & ATTR_F_NO_ADVERTISE)
 		return false;
-	if (g->kind == EXP_KIND_EBGP && (i->flags & (ATTR_F_NO_EXPORT | ATTR_F_NO_PEER)))
+	/* RFC 1997: NO_EXPORT and NO_EXPORT_SUBCONFED stay inside the AS (we
+	 * run no confederation); RFC 3765: NO_PEER not to eBGP peers. */
+	if (g->kind == EXP_KIND_EBGP &&
+	    (i->flags & (ATTR_F_NO_EXPORT | ATTR_F_NO_EXPORT_SUB | ATTR_F_NO_PEER)))
 		return false;
 	if (!g->enc.af[best->attrs->info.nh_af < BGP_AF_MAX ? 0 : 0] && 0)
 		return false;

@@ -29,7 +29,9 @@ Checks (each prints PASS/FAIL; the run ends with `N passed, M failed`):
                 MED): every spoke gets exactly one path, nva2's (lower router id),
                 although nva1 has the lower address. 10.4.2.0/24: equal paths, nva2
                 with MED 50 and nva1 MED 5: nva1 wins on MED (same neighbour AS).
-                routehubd itself holds both paths of each (routehubctl show routes).
+                routehubd itself holds both paths of each, both in its ECMP set
+                (equal through the AS path length), best as above (`routehubctl
+                --json show routes P`); the prepended path of 10.5.1.0/24 is not.
   prepend       10.5.1.0/24: nva2 prepends (path length 3), nva1 does not (1):
                 nva1 wins alone although nva2 has the lower router id.
   withdraw-winner  nva1 withdraws 10.5.1.0/24 and nva2 withdraws 10.4.1.0/24: the
@@ -346,13 +348,30 @@ def scenario(lab, t0):
     run.check('no-peer', community_check('10.3.3.0/24', NO_PEER))
     run.check('no-export-subconfed', community_check('10.3.4.0/24', NO_EXPORT_SUBCONFED))
 
-    def rib_paths(prefix):
-        out = rh.routehubctl('--json', 'show', 'routes', prefix).stdout
-        return json.loads(out)
+    def rib_route(prefix):
+        """routehubd's own view of a prefix: `routehubctl --json show routes P`."""
+        j = json.loads(rh.routehubctl('--json', 'show', 'routes', prefix).stdout)
+        rs = [r for r in j.get('routes', []) if r.get('prefix') == prefix]
+        if len(rs) != 1:
+            raise AssertionError(f'routehubctl show routes {prefix}: {json.dumps(j)[:600]}')
+        return rs[0]
+
+    def rib_expect(prefix, paths, best_addr, ecmp_addrs):
+        """routehubd holds exactly `paths` ({peer address: next hop}), the best is
+        best_addr's and the ECMP set (equal through the AS path length) ecmp_addrs."""
+        r = rib_route(prefix)
+        have = {p['peer_address']: p['next_hop'] for p in r['paths']}
+        bests = [p['peer_address'] for p in r['paths'] if p['best']]
+        ecmp = {p['peer_address'] for p in r['paths'] if p['ecmp']}
+        if have != paths or bests != [best_addr] or ecmp != set(ecmp_addrs) \
+                or r['ecmp_paths'] != len(ecmp_addrs):
+            raise AssertionError(f'routehubd {prefix}: paths {have} best {bests} ecmp {sorted(ecmp)} '
+                                 f'(ecmp_paths {r["ecmp_paths"]}); want paths {paths} best '
+                                 f'[{best_addr}] ecmp {sorted(ecmp_addrs)}')
 
     def ecmp():
         # Exact tables already hold nva2's 10.4.1.0/24 and nva1's 10.4.2.0/24; show
-        # it explicitly at every spoke, and that routehubd does hold both paths.
+        # it explicitly at every spoke, and routehubd's own view of both paths.
         for s in spokes:
             rs = {r['prefix']: r for r in (exa_table(s) if s is s4 else s.routes())}
             if rs.get('10.4.1.0/24', {}).get('next_hop') != '198.18.4.2':
@@ -364,13 +383,13 @@ def scenario(lab, t0):
             n = sum(1 for r in s.routes() if r['prefix'] == '10.4.1.0/24')
             if n != 1:
                 raise AssertionError(f'{s.name}: {n} paths for 10.4.1.0/24, want exactly 1')
-        for prefix in ('10.4.1.0/24', '10.4.2.0/24'):
-            j = rib_paths(prefix)
-            text = json.dumps(j)
-            for nh in {'10.4.1.0/24': ('198.18.4.1', '198.18.4.2'),
-                       '10.4.2.0/24': ('198.18.4.11', '198.18.4.12')}[prefix]:
-                if nh not in text:
-                    raise AssertionError(f'routehubd holds no path via {nh} for {prefix}: {text[:800]}')
+        both = (nva1.address, nva2.address)
+        rib_expect('10.4.1.0/24', {nva1.address: '198.18.4.1', nva2.address: '198.18.4.2'},
+                   nva2.address, both)
+        rib_expect('10.4.2.0/24', {nva1.address: '198.18.4.11', nva2.address: '198.18.4.12'},
+                   nva1.address, both)
+        rib_expect('10.5.1.0/24', {nva1.address: '198.18.5.1', nva2.address: '198.18.5.2'},
+                   nva1.address, (nva1.address,))
     run.check('ecmp', ecmp)
 
     def prepend():

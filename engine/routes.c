@@ -528,7 +528,8 @@ daemon_routes(struct rh_daemon *d, const struct daemon_route_query *q,
 	res->n = c.all.n;
 	if (r < 0 || c.all.oom)
 		goto fail;
-	qsort(res->v, res->n, sizeof(*res->v), route_cmp);
+	if (res->n > 1)
+		qsort(res->v, res->n, sizeof(*res->v), route_cmp);
 	if (q->mode == DAEMON_ROUTES_MATCH && res->n > 1) {
 		/* Every shard answered its own longest match: keep the longest. */
 		size_t keep = 0;

@@ -100,6 +100,13 @@ struct rn_pool {
 	size_t size;
 };
 
+/* IPv4: the whole key (address << 8 | length), plus 1 so that 0 means
+ * empty. IPv6: a 64-bit hash of the key with the low bit set. */
+struct rn_slot {
+	uint64_t tag;
+	struct rnode *n;
+};
+
 struct rib_tree {
 	struct rnode *root;  /* keys shorter than RN_STRIDE */
 	struct rnode **slot; /* [RN_SLOTS]: the subtree of each RN_STRIDE-bit start */
@@ -109,8 +116,9 @@ struct rib_tree {
 	uint8_t maxlen; /* 32 or 128 */
 	struct rn_pool glue;
 	struct rn_pool ent;
-	/* exact-match index: open addressing, linear probing, <= 1/2 full */
-	struct rnode **h;
+	/* exact-match index: open addressing, linear probing, <= 3/4 full;
+	 * a slot holds a tag of the key so a probe rarely touches a node */
+	struct rn_slot *h;
 	size_t hcap, hn;
 	/* deferred structure changes (rn_sync) */
 	struct rnode **pend, **dead;
@@ -354,17 +362,28 @@ rn_entry_clear(struct rib_entry *e)
 
 /* ---- the exact-match hash ------------------------------------------------------------------ */
 
-static inline size_t
-rn_hash(const struct rib_tree *t, const uint8_t *addr, unsigned len)
+static inline uint64_t
+rn_mix(uint64_t h)
 {
-	uint64_t a, h;
+	/* splitmix64's finalizer: every input bit reaches the low bits the
+	 * table uses (a /24's low address bits are all zero). */
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
 
-	if (t->alen == 16)
-		a = rn_be64(addr) ^ (rn_be64(addr + 8) * 0x9e3779b97f4a7c15ull);
-	else
-		a = rn_be32(addr);
-	h = (a ^ ((uint64_t)len << 56) ^ len) * 0xbf58476d1ce4e5b9ull;
-	return (size_t)(h ^ (h >> 31));
+static inline uint64_t
+rn_tag(const struct rib_tree *t, const uint8_t *addr, unsigned len)
+{
+	if (t->alen == 4)
+		return ((uint64_t)rn_be32(addr) << 8 | len) + 1;
+	return rn_mix(rn_be64(addr) ^ rn_mix(rn_be64(addr + 8) ^ len)) | 1;
+}
+
+static inline size_t
+rn_home(const struct rib_tree *t, uint64_t tag)
+{
+	return (size_t)(t->alen == 4 ? rn_mix(tag) : tag >> 1) & (t->hcap - 1);
 }
 
 static inline bool
@@ -376,44 +395,47 @@ rn_key_eq(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, 
 static struct rnode *
 rn_hget(const struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
+	uint64_t tag;
 	size_t i;
 
 	if (t->hn == 0)
 		return NULL;
-	for (i = rn_hash(t, addr, len) & (t->hcap - 1); t->h[i] != NULL; i = (i + 1) & (t->hcap - 1))
-		if (rn_key_eq(t, t->h[i], addr, len))
-			return t->h[i];
+	tag = rn_tag(t, addr, len);
+	for (i = rn_home(t, tag); t->h[i].tag != 0; i = (i + 1) & (t->hcap - 1))
+		if (t->h[i].tag == tag && (t->alen == 4 || rn_key_eq(t, t->h[i].n, addr, len)))
+			return t->h[i].n;
 	return NULL;
 }
 
 static void
-rn_hput_nogrow(struct rib_tree *t, struct rnode *x)
+rn_hput_nogrow(struct rib_tree *t, uint64_t tag, struct rnode *x)
 {
-	size_t i = rn_hash(t, x->u.key.addr, x->u.key.len) & (t->hcap - 1);
+	size_t i = rn_home(t, tag);
 
-	while (t->h[i] != NULL)
+	while (t->h[i].tag != 0)
 		i = (i + 1) & (t->hcap - 1);
-	t->h[i] = x;
+	t->h[i].tag = tag;
+	t->h[i].n = x;
 	t->hn++;
 }
 
 static int
 rn_hput(struct rib_tree *t, struct rnode *x)
 {
-	if ((t->hn + 1) * 2 > t->hcap) {
+	if ((t->hn + 1) * 4 > t->hcap * 3) {
 		size_t ncap = t->hcap ? t->hcap * 2 : 1024, ocap = t->hcap;
-		struct rnode **nh = calloc(ncap, sizeof(*nh)), **oh = t->h;
+		struct rn_slot *nh = calloc(ncap, sizeof(*nh)), *oh = t->h;
 		if (nh == NULL)
 			return -1;
 		t->h = nh;
 		t->hcap = ncap;
 		t->hn = 0;
 		for (size_t i = 0; i < ocap; i++)
-			if (oh[i] != NULL)
-				rn_hput_nogrow(t, oh[i]);
+			if (oh[i].tag != 0)
+				rn_hput_nogrow(t, oh[i].tag, oh[i].n);
 		free(oh);
 	}
-	rn_hput_nogrow(t, x);
+	rn_hput_nogrow(t, rn_tag(t, x->u.key.addr, x->u.key.len), x);
 	return 0;
 }
 
@@ -423,17 +445,19 @@ rn_hdel(struct rib_tree *t, const struct rnode *x)
 {
 	size_t mask = t->hcap - 1, i, j;
 
-	for (i = rn_hash(t, x->u.key.addr, x->u.key.len) & mask; t->h[i] != x; i = (i + 1) & mask)
-		RN_BUG_ON(t->h[i] == NULL);
-	for (j = (i + 1) & mask; t->h[j] != NULL; j = (j + 1) & mask) {
-		size_t k = rn_hash(t, t->h[j]->u.key.addr, t->h[j]->u.key.len) & mask;
+	for (i = rn_home(t, rn_tag(t, x->u.key.addr, x->u.key.len)); t->h[i].n != x;
+	     i = (i + 1) & mask)
+		RN_BUG_ON(t->h[i].tag == 0);
+	for (j = (i + 1) & mask; t->h[j].tag != 0; j = (j + 1) & mask) {
+		size_t k = rn_home(t, t->h[j].tag);
 		/* h[j] may fill the hole at i unless its home k lies in (i, j]. */
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
 		t->h[i] = t->h[j];
 		i = j;
 	}
-	t->h[i] = NULL;
+	t->h[i].tag = 0;
+	t->h[i].n = NULL;
 	t->hn--;
 }
 
@@ -585,7 +609,7 @@ struct rib_entry *
 rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 {
 	struct rnode *x;
-	uint8_t addr[16];
+	uint8_t addr[16] = {0}; /* IPv4 keys: bytes past the address stay zero */
 	unsigned len = pfx->len;
 
 	if (pfx->af != t->af || len > t->maxlen)
@@ -619,7 +643,7 @@ struct rib_entry *
 rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
 {
 	struct rnode *n;
-	uint8_t addr[16];
+	uint8_t addr[16] = {0}; /* IPv4 keys: bytes past the address stay zero */
 
 	if (pfx->af != t->af || pfx->len > t->maxlen)
 		return NULL;

@@ -522,6 +522,7 @@ struct lg_result {
 	double lat_p50, lat_p99, lat_max; /* ms */
 	double busy[LG_MAX_THREADS];      /* share of the phase each thread was busy */
 	uint32_t n_busy;
+	double cpu_s;                     /* CPU of the feeder and spoke threads */
 };
 
 /* report.c */

@@ -376,6 +376,8 @@ measure(struct ctx *c, struct lg_result *res, uint64_t t_start, uint64_t t_end,
 		                                     (double)(t_end - t_start) : 0;
 		if (res->busy[i] > 1)
 			res->busy[i] = 1;
+		if (!c->r.w[i].mirror)
+			res->cpu_s += secs(t1.busy[i] - t0->busy[i]);
 	}
 }
 

@@ -749,14 +749,22 @@ rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
 		rn_unlink(t, x); /* no room to defer */
 }
 
+/* Address order (then length), as big-endian words: no memcmp call per
+ * comparison of a sort of up to a full table. */
 static int
 rn_cmp_key(const void *pa, const void *pb)
 {
 	const struct rnode *a = *(const struct rnode *const *)pa;
 	const struct rnode *b = *(const struct rnode *const *)pb;
-	int r = memcmp(a->u.key.addr, b->u.key.addr, 16);
+	uint64_t x = rn_be64(a->u.key.addr), y = rn_be64(b->u.key.addr);
 
-	return r != 0 ? r : (int)a->u.key.len - (int)b->u.key.len;
+	if (x == y) {
+		x = rn_be64(a->u.key.addr + 8);
+		y = rn_be64(b->u.key.addr + 8);
+	}
+	if (x != y)
+		return x < y ? -1 : 1;
+	return (int)a->u.key.len - (int)b->u.key.len;
 }
 
 /* Apply the deferred unlinks, then the deferred links, each in address
@@ -800,6 +808,17 @@ void
 rib_tree_sync(struct rib_tree *t)
 {
 	rn_sync(t);
+}
+
+void
+rib_tree_prefetch(const struct rib_tree *t, const struct rib_prefix *pfx)
+{
+	uint8_t addr[16] = {0};
+
+	if (t->hcap == 0 || pfx->len > t->maxlen)
+		return;
+	rn_mask(addr, pfx->addr, pfx->len, t->alen);
+	__builtin_prefetch(&t->h[rn_home(t, rn_tag(t, addr, pfx->len))]);
 }
 
 /* Where n's subtree lies relative to from (masked): < 0 all before, > 0 all

@@ -479,8 +479,19 @@ drain(struct shard *sh)
 		for (unsigned k = 0; k < DRAIN_BUDGET; k++) {
 			if (!ring_get(r, &b))
 				break;
-			for (uint32_t i = 0; i < b->n; i++)
+			for (uint32_t i = 0; i < b->n; i++) {
+				/* The index lookup is a cache miss: start the one
+				 * of a few ops ahead before applying this one. */
+				const struct rib_op *ahead = &b->ops[i + 8 < b->n ? i + 8 : i];
+				if (ahead->type <= RIB_OP_WITHDRAW && ahead->af <= 1) {
+					struct rib_prefix pf;
+					pf.af = ahead->af;
+					pf.len = ahead->len;
+					memcpy(pf.addr, ahead->addr, 16);
+					rib_tree_prefetch(sh->tree[ahead->af], &pf);
+				}
 				apply(sh, &b->ops[i]);
+			}
 			sh->batches++;
 			free(b);
 			got++;

@@ -194,6 +194,8 @@ size_t rib_tree_count(const struct rib_tree *t);
  * them (in address order). Walks and LPM do it themselves; the owner calls
  * it when idle so the work happens between bursts. */
 void rib_tree_sync(struct rib_tree *t);
+/* Start loading the index slot of pfx (apply loops run a few ops ahead). */
+void rib_tree_prefetch(const struct rib_tree *t, const struct rib_prefix *pfx);
 /* In-order walk starting at the first prefix >= from (NULL: the start),
  * visiting at most max entries; returns how many were visited and sets
  * *next to the prefix to resume from (next->len == 0xff when done). The

@@ -767,6 +767,54 @@ rn_cmp_key(const void *pa, const void *pb)
 	return (int)a->u.key.len - (int)b->u.key.len;
 }
 
+struct rn_sortkey {
+	uint64_t key;
+	struct rnode *n;
+};
+
+/* Sort nodes into address order. IPv4 keys fit 40 bits (address, length):
+ * an LSD radix sort over a copy of the keys, never touching the nodes (a
+ * comparison sort dereferences two scattered nodes per comparison). IPv6:
+ * qsort with the comparator above. */
+static void
+rn_sort(const struct rib_tree *t, struct rnode **v, size_t n)
+{
+	struct rn_sortkey *a, *b, *tmp;
+	size_t cnt[256];
+
+	if (n < 2)
+		return;
+	if (t->alen != 4 || n < 64 || (a = malloc(2 * n * sizeof(*a))) == NULL) {
+		qsort(v, n, sizeof(*v), rn_cmp_key);
+		return;
+	}
+	b = a + n;
+	for (size_t i = 0; i < n; i++) {
+		a[i].key = (uint64_t)rn_be32(v[i]->u.key.addr) << 8 | v[i]->u.key.len;
+		a[i].n = v[i];
+	}
+	for (unsigned shift = 0; shift < 40; shift += 8) {
+		size_t sum = 0;
+		memset(cnt, 0, sizeof(cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(a[i].key >> shift) & 0xff]++;
+		for (unsigned d = 0; d < 256; d++) {
+			size_t c = cnt[d];
+			cnt[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[cnt[(a[i].key >> shift) & 0xff]++] = a[i];
+		tmp = a;
+		a = b;
+		b = tmp;
+	}
+	/* Five passes: the sorted keys are back in the second half. */
+	for (size_t i = 0; i < n; i++)
+		v[i] = a[i].n;
+	free(a < b ? a : b);
+}
+
 /* Apply the deferred unlinks, then the deferred links, each in address
  * order. Logically const: the set of entries does not change. */
 static void
@@ -777,8 +825,7 @@ rn_sync(const struct rib_tree *ct)
 
 	if (t->ndead == 0 && t->npend == 0)
 		return;
-	if (t->ndead > 1)
-		qsort(t->dead, t->ndead, sizeof(*t->dead), rn_cmp_key);
+	rn_sort(t, t->dead, t->ndead);
 	for (size_t i = 0; i < t->ndead; i++)
 		rn_unlink(t, t->dead[i]);
 	t->ndead = 0;
@@ -790,8 +837,7 @@ rn_sync(const struct rib_tree *ct)
 			t->pend[j++] = x;
 	}
 	t->npend = j;
-	if (t->npend > 1)
-		qsort(t->pend, t->npend, sizeof(*t->pend), rn_cmp_key);
+	rn_sort(t, t->pend, t->npend);
 	j = 0;
 	for (size_t i = 0; i < t->npend; i++) {
 		struct rnode *x = t->pend[i];

@@ -406,6 +406,8 @@ struct lg_sess {
 	struct lg_spoke *sp;
 	uint64_t log_cur; /* MSPOKE: position in the mirror's log */
 	bool rr_pending;  /* MSPOKE: a ROUTE-REFRESH to answer at a message boundary */
+	uint64_t wd_pos;  /* MFEEDER: how far its messages follow its withdraw stream */
+	bool wd_taken;    /* MFEEDER: group partners took over for this withdrawal */
 	/* churn (feeders) */
 	uint64_t churn_sent;
 	uint32_t churn_next;

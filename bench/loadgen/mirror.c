@@ -8,9 +8,10 @@
  * the log from its own cursor. That is a transparent route server (RFC 7947:
  * no AS prepend, next hop unchanged) without a decision process: with
  * feeder groups the last announcement wins, which the spokes accept (any
- * member of the group). When a feeder's session drops, the mirror does what
- * a route server's RIB would end up with: the feeder's withdrawals, then the
- * announcements of the other members of its group still holding routes.
+ * member of the group). When a feeder's session drops or it withdraws its
+ * routes, the mirror sends what a route server's RIB would end up with: the
+ * announcements of the other members of its group still holding routes, or
+ * the feeder's withdrawals if there are none.
  *
  * The log only grows (a spoke that connects replays it from the start); it
  * holds what the feeders sent, pre-encoded streams plus churn, so its size is
@@ -216,32 +217,71 @@ log_append(struct lg_worker *w, const uint8_t *p, size_t len)
 	return 0;
 }
 
-void
-lg_mirror_update(struct lg_sess *s, const uint8_t *msg, size_t len)
+/* Feeder f no longer holds its routes: what a route server's RIB ends up
+ * sending to the spokes. If other members of f's group hold the same
+ * prefixes, their routes replace f's (their announce streams again);
+ * otherwise f's withdrawals. Returns true if partners took over. */
+static bool
+partners_take_over(struct lg_worker *w, const struct lg_feeder *f)
 {
-	log_append(s->w, msg, len);
-}
-
-/* A feeder's session dropped: what a route server's RIB ends up sending. */
-void
-lg_mirror_down(struct lg_sess *s)
-{
-	const struct lg_model *m = s->w->m;
-	const struct lg_feeder *f = &m->feeders[s->idx];
+	const struct lg_model *m = w->m;
 	const struct lg_group *g = &m->groups[f->group];
+	bool any = false;
 
-	if (m->o->verbose)
-		fprintf(stderr, "routehub-loadgen: mirror: feeder %u down (%s): its withdrawals "
-		                "and the other members' announcements go to the spokes\n", s->idx,
-		        s->last_err);
-	log_append(s->w, f->wd.buf, f->wd.len);
 	for (uint32_t i = g->first; i < g->first + g->count; i++) {
 		const struct lg_feeder *o = &m->feeders[i];
 		if (i == f->idx || !atomic_load_explicit(&o->announced, memory_order_relaxed) ||
 		    lg_run->mfeeders[i].state != LG_S_ESTABLISHED)
 			continue;
-		log_append(s->w, o->ann.buf, o->ann.len);
+		log_append(w, o->ann.buf, o->ann.len);
+		any = true;
 	}
+	return any;
+}
+
+/* An UPDATE from a feeder. The messages of its pre-encoded withdraw stream
+ * are recognised by their bytes (s->wd_pos follows the stream): when group
+ * partners still hold the prefixes, the spokes get the partners' routes
+ * instead of the withdrawals, as from a route server. */
+void
+lg_mirror_update(struct lg_sess *s, const uint8_t *msg, size_t len)
+{
+	const struct lg_feeder *f = &s->w->m->feeders[s->idx];
+	const struct lg_stream *wd = &f->wd;
+	bool first = false;
+
+	if (s->wd_pos + len > wd->len || memcmp(wd->buf + s->wd_pos, msg, len)) {
+		s->wd_pos = 0;
+		s->wd_taken = false;
+	}
+	if (s->wd_pos == 0 && len <= wd->len && !memcmp(wd->buf, msg, len))
+		first = true;
+	if (first || s->wd_pos) {
+		s->wd_pos += len;
+		if (first)
+			s->wd_taken = partners_take_over(s->w, f);
+		if (s->wd_pos == wd->len)
+			s->wd_pos = 0;
+		if (s->wd_taken)
+			return;
+	}
+	log_append(s->w, msg, len);
+}
+
+/* A feeder's session dropped. */
+void
+lg_mirror_down(struct lg_sess *s)
+{
+	const struct lg_model *m = s->w->m;
+	const struct lg_feeder *f = &m->feeders[s->idx];
+
+	if (m->o->verbose)
+		fprintf(stderr, "routehub-loadgen: mirror: feeder %u down (%s)\n", s->idx,
+		        s->last_err);
+	s->wd_pos = 0;
+	s->wd_taken = false;
+	if (!partners_take_over(s->w, f))
+		log_append(s->w, f->wd.buf, f->wd.len);
 }
 
 int

@@ -221,7 +221,7 @@ best(const struct lg_result *res, size_t n, double *rx_r, double *rx_m, double *
 
 struct ceiling {
 	bool have;
-	double rx_routes, rx_msgs, tx_routes;
+	double rx_routes, rx_msgs, tx_routes, ns;
 	char what[256];
 };
 
@@ -245,6 +245,7 @@ ceiling_load(const struct lg_opts *o, struct ceiling *c)
 		c->rx_routes = json_number_value(json_object_get(cj, "rx_routes_per_s"));
 		c->rx_msgs = json_number_value(json_object_get(cj, "rx_updates_per_s"));
 		c->tx_routes = json_number_value(json_object_get(cj, "tx_routes_per_s"));
+		c->ns = json_number_value(json_object_get(cj, "cpu_ns_per_route"));
 		snprintf(c->what, sizeof(c->what), "%s",
 		         json_string_value(json_object_get(cj, "scenario")) ?
 		             json_string_value(json_object_get(cj, "scenario")) : o->ceiling);
@@ -277,8 +278,9 @@ lg_report_ceiling(FILE *f, const struct lg_opts *o, const struct lg_result *res,
 		           "run with the same workload)\n");
 		return;
 	}
-	fprintf(f, "loadgen ceiling (self-test, %s): %.0f routes/s (%.0f UPDATEs/s) received, "
-	           "%.0f routes/s sent\n", c.what, c.rx_routes, c.rx_msgs, c.tx_routes);
+	fprintf(f, "loadgen ceiling (self-test, %s): %.0f routes/s (%.0f UPDATEs/s) received and "
+	           "verified, %.0f ns of loadgen CPU per route\n", c.what, c.rx_routes, c.rx_msgs,
+	        c.ns);
 	for (size_t i = 0; i < n; i++) {
 		double r = rx_rate(&res[i], false);
 		if (r > 0 && r >= 0.7 * c.rx_routes)

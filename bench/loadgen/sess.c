@@ -737,7 +737,7 @@ handle_cmd(struct lg_worker *w, const struct lg_cmd *c)
 			}
 			break;
 		case LG_CMD_WITHDRAW:
-			if (fsel && est) {
+			if (fsel && est && s->announced) {
 				s->announced = false;
 				send_stream(s, &f->wd);
 			}

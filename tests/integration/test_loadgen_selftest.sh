@@ -90,7 +90,30 @@ if run replay 0 --feeders 2 --spokes 2 --replay "$RH_TEST_DATA/mrt/updates.20160
 	check replay 'p["announce"]["rx_prefixes"] >= 2 * p["announce"]["expected_routes"]'
 fi
 
-# 6. Usage errors: exit 3 with a message.
+# 6. A scenario file (comments, blank-separated arguments, '+' and ',' in
+#    selectors) with IPv6 prefixes and 4-octet ASNs on both sides; the JSON
+#    kept with --save-ceiling is the run's own.
+cat >"$tmp/scenario" <<'SCEN'
+# establish everything, then the table, then take half the pairs down and up
+establish
+announce
+eor
+reset feeders=0,2 tcp
+wait
+reconnect feeders=0+2
+withdraw feeders=odd
+withdraw
+SCEN
+if run scenario 0 --feeders 4 --overlap 2 --prefixes 300 --ipv6 30 --spokes 2 --timeout 30 \
+	--scenario "$tmp/scenario" --save-ceiling "$tmp/ceiling.json"; then
+	check scenario 'd["ok"] and [ph["kind"] for ph in d["phases"]] == ["establish", "announce", "eor", "reset", "wait", "reconnect", "withdraw", "withdraw"]'
+	check scenario 'p["announce"]["expected_routes"] == 600 and d["phases"][6]["expected_routes"] == 600'
+	check scenario 'd["phases"][7]["expected_routes"] == 0'
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["ceiling"]; sys.exit(0 if c["rx_routes_per_s"] > 0 and c["cpu_ns_per_route"] > 0 else 1)' \
+		"$tmp/ceiling.json" || bad "scenario: --save-ceiling"
+fi
+
+# 7. Usage errors: exit 3 with a message.
 run usage 3 --feeders 3 --overlap 2 || true
 grep -q 'not a multiple of --overlap' "$tmp/usage.err" || bad "usage: no message"
 run usage-phase 3 --phases establish,fly || true

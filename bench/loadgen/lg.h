@@ -70,12 +70,12 @@ enum lg_phase_kind {
 
 struct lg_phase {
 	enum lg_phase_kind kind;
-	char *sel;        /* feeder (or spoke, for refresh) selector; NULL = all */
-	double rate;      /* churn: prefix updates per second, all feeders together */
-	double duration;  /* churn, pause: seconds */
-	uint32_t batch;   /* churn: prefixes per UPDATE */
-	bool tcp;         /* reset: close without NOTIFICATION */
-	char text[96];    /* as written, for the report */
+	char *sel;       /* feeder (or spoke, for refresh) selector; NULL = all */
+	double rate;     /* churn: prefix updates per second, all feeders together */
+	double duration; /* churn, pause: seconds */
+	uint32_t batch;  /* churn: prefixes per UPDATE */
+	bool tcp;        /* reset: close without NOTIFICATION */
+	char text[96];   /* as written, for the report */
 };
 
 enum lg_corrupt {
@@ -94,8 +94,8 @@ struct lg_opts {
 	uint32_t rs_asn;
 
 	uint32_t n_feeders, n_spokes;
-	uint32_t feeder_addr, spoke_addr; /* first source address, host order */
-	uint32_t feeder_asn, spoke_asn;   /* first ASN */
+	uint32_t feeder_addr, spoke_addr;         /* first source address, host order */
+	uint32_t feeder_asn, spoke_asn;           /* first ASN */
 	uint32_t feeder_asn_step, spoke_asn_step; /* added per session (1; 0 = all equal) */
 	uint16_t hold;
 	uint32_t connect_batch;
@@ -106,17 +106,17 @@ struct lg_opts {
 	uint32_t len_mix[33]; /* weights per IPv4 prefix length */
 	uint32_t v6_pct;      /* share of IPv6 prefixes */
 	uint32_t attr_sets, aspath_len, communities, large_comms;
-	uint32_t overlap;     /* feeders per group announcing the same prefixes */
+	uint32_t overlap; /* feeders per group announcing the same prefixes */
 	uint32_t max_per_update;
 	uint64_t seed;
 	const char *replay;
-	uint64_t replay_max;  /* UPDATE messages read from the file; 0 = all */
-	uint32_t churn_pool;  /* pre-encoded churn messages per feeder */
+	uint64_t replay_max; /* UPDATE messages read from the file; 0 = all */
+	uint32_t churn_pool; /* pre-encoded churn messages per feeder */
 
 	struct lg_phase *phases;
 	size_t n_phases;
 	double timeout;
-	double settle;        /* s without spoke input before a phase is declared over */
+	double settle; /* s without spoke input before a phase is declared over */
 
 	enum lg_corrupt expect_corrupt;
 	bool ignore_unknown;
@@ -140,13 +140,13 @@ const char *lg_phase_name(enum lg_phase_kind k);
 struct lg_aset {
 	uint8_t *canon;
 	uint16_t len;
-	uint16_t off_asn;   /* first AS of AS_PATH: the feeder's own */
-	uint16_t off_nh;    /* NEXT_HOP value, or MP_REACH_NLRI next hop */
-	uint8_t nh_len;     /* 4 or 16 */
-	uint8_t af;         /* enum bgp_af */
-	uint8_t *scanon;    /* the same plus the timestamp large community */
+	uint16_t off_asn; /* first AS of AS_PATH: the feeder's own */
+	uint16_t off_nh;  /* NEXT_HOP value, or MP_REACH_NLRI next hop */
+	uint8_t nh_len;   /* 4 or 16 */
+	uint8_t af;       /* enum bgp_af */
+	uint8_t *scanon;  /* the same plus the timestamp large community */
 	uint16_t slen;
-	uint64_t hbase;     /* lg_path_hash of the AS path behind the feeder's ASN */
+	uint64_t hbase; /* lg_path_hash of the AS path behind the feeder's ASN */
 };
 
 /* A pre-encoded run of UPDATE messages. */
@@ -172,8 +172,8 @@ struct lg_sess;
 
 struct lg_feeder {
 	uint32_t idx, asn, addr;
-	uint32_t group;       /* index in lg_model.groups */
-	uint32_t nh4;         /* host order */
+	uint32_t group; /* index in lg_model.groups */
+	uint32_t nh4;   /* host order */
 	uint8_t nh6[16];
 	struct lg_stream ann, wd;
 	struct lg_churn churn;
@@ -191,9 +191,9 @@ struct lg_group {
 
 /* One prefix the workload ever announces. */
 struct lg_pent {
-	uint64_t k0, k1;  /* address, network order bytes */
+	uint64_t k0, k1; /* address, network order bytes */
 	uint8_t af, len;
-	uint8_t final;    /* present once the feeders' announce streams are done */
+	uint8_t final; /* present once the feeders' announce streams are done */
 	uint8_t pad;
 	uint32_t group;
 	uint32_t aset;    /* the last attribute set announced */
@@ -289,8 +289,8 @@ int lg_groups_alloc(struct lg_model *m, uint32_t n_groups, uint32_t size);
 void lg_enc_sess(const struct lg_model *m, struct bgp_sess *s);
 size_t lg_aset_render(const struct lg_aset *as, const struct lg_feeder *f, bool stamped,
                       uint8_t *out);
-int lg_emit_announce(const struct lg_model *m, struct lg_sbuf *b, const uint8_t *attrs,
-                     size_t alen, uint8_t af, const struct bgp_prefix *pfx, size_t n);
+int lg_emit_announce(const struct lg_model *m, struct lg_sbuf *b, const uint8_t *attrs, size_t alen,
+                     uint8_t af, const struct bgp_prefix *pfx, size_t n);
 int lg_emit_withdraw(const struct lg_model *m, struct lg_sbuf *b, uint8_t af,
                      const struct bgp_prefix *pfx, size_t n);
 
@@ -332,7 +332,7 @@ enum lg_role {
 
 enum lg_state {
 	LG_S_IDLE = 0,
-	LG_S_WAITSLOT,  /* waiting for a connect slot (listen backlog) */
+	LG_S_WAITSLOT, /* waiting for a connect slot (listen backlog) */
 	LG_S_CONNECTING,
 	LG_S_OPENSENT,
 	LG_S_OPENCONFIRM,
@@ -348,21 +348,21 @@ struct lg_seg {
 
 /* Per spoke receive state (spoke.c). */
 struct lg_spoke {
-	uint16_t *state;     /* per table entry: 0 absent, feeder + 1, LG_ST_CORRUPT */
-	uint32_t *cnt_from;  /* per feeder: prefixes whose current route is its */
+	uint16_t *state;    /* per table entry: 0 absent, feeder + 1, LG_ST_CORRUPT */
+	uint32_t *cnt_from; /* per feeder: prefixes whose current route is its */
 	/* read by the main thread while the owner writes them: relaxed atomics */
-	_Atomic uint32_t n_present; /* correct routes of prefixes meant to be present */
-	_Atomic uint32_t n_extra;   /* correct routes of prefixes meant to be absent */
-	_Atomic uint32_t n_old;     /* routes a feeder replaced later in the replay */
+	_Atomic uint32_t n_present;       /* correct routes of prefixes meant to be present */
+	_Atomic uint32_t n_extra;         /* correct routes of prefixes meant to be absent */
+	_Atomic uint32_t n_old;           /* routes a feeder replaced later in the replay */
 	_Atomic uint32_t n_corrupt;       /* prefixes whose route is wrong now */
 	_Atomic uint64_t n_corrupt_total; /* wrong routes ever received */
-	_Atomic uint64_t n_unknown; /* announcements of prefixes not in the workload */
-	_Atomic uint64_t n_ann;     /* announcements received */
+	_Atomic uint64_t n_unknown;       /* announcements of prefixes not in the workload */
+	_Atomic uint64_t n_ann;           /* announcements received */
 	_Atomic uint64_t digest;
 	_Atomic uint32_t done_gen;
 	uint64_t done_ns;
-	uint64_t rr_base;  /* n_ann when the refresh was requested */
-	uint32_t rr_gen;   /* the expectation generation of that request */
+	uint64_t rr_base; /* n_ann when the refresh was requested */
+	uint32_t rr_gen;  /* the expectation generation of that request */
 	uint64_t n_wd_absent, n_wd_unknown;
 	uint32_t corrupt_logged;
 };
@@ -379,14 +379,14 @@ struct lg_sess {
 	bool announced; /* feeder: its announce stream was queued */
 	uint32_t idx;   /* within its role */
 	uint32_t asn;
-	uint32_t addr;  /* host order */
+	uint32_t addr; /* host order */
 	struct lg_worker *w;
 	struct bgp_sess bs;
 	uint16_t hold;
 	uint32_t peer_asn;
 	uint64_t next_ka, retry_at;
 	uint32_t retries;
-	bool ever_est;  /* established since the last connect command */
+	bool ever_est; /* established since the last connect command */
 	bool churning;
 	char last_err[96];
 	/* output queue: a ring of segments */
@@ -428,7 +428,7 @@ enum lg_cmd_kind {
 	LG_CMD_CHURN,
 	LG_CMD_RESET,
 	LG_CMD_REFRESH,
-	LG_CMD_CHECK,  /* re-check spokes against a new expectation */
+	LG_CMD_CHECK, /* re-check spokes against a new expectation */
 	LG_CMD_STOP,
 };
 
@@ -456,9 +456,9 @@ struct lg_worker {
 	uint8_t *rbuf;
 	size_t rcap;
 	bool stop;
-	uint64_t posted;            /* commands posted (under mu) */
-	_Atomic uint64_t acked;     /* commands handled */
-	uint32_t pending;           /* sessions waiting for a connect slot */
+	uint64_t posted;        /* commands posted (under mu) */
+	_Atomic uint64_t acked; /* commands handled */
+	uint32_t pending;       /* sessions waiting for a connect slot */
 	uint64_t next_tick;
 	/* churn in progress */
 	bool churning;
@@ -466,7 +466,7 @@ struct lg_worker {
 	double churn_mps; /* messages per second per feeder */
 	/* first UPDATE written in the current phase (0 = none yet) */
 	_Atomic uint64_t t_first_tx;
-	_Atomic uint64_t busy_ns; /* CPU time the thread used */
+	_Atomic uint64_t busy_ns;       /* CPU time the thread used */
 	_Atomic uint64_t last_stamp_rx; /* when the last timestamped route arrived */
 	_Atomic uint64_t last_spoke_rx; /* when a spoke of this worker last got an UPDATE */
 	bool spoke_rx;                  /* one did in this read */
@@ -484,16 +484,16 @@ struct lg_run {
 	struct lg_model *m;
 	const struct lg_opts *o;
 	struct lg_worker *w;
-	uint32_t nw;          /* workers, the mirror included */
+	uint32_t nw; /* workers, the mirror included */
 	struct lg_sess *feeders, *spokes;
 	struct lg_sess *mfeeders, *mspokes; /* self-test mirror ends */
-	uint32_t target_addr; /* host order */
+	uint32_t target_addr;               /* host order */
 	uint16_t target_port;
-	_Atomic uint32_t slots;             /* connect slots in use */
+	_Atomic uint32_t slots; /* connect slots in use */
 	uint32_t max_slots;
 	_Atomic uint32_t n_est[LG_ROLE_MAX]; /* sessions established */
 	_Atomic int32_t flush_pending;       /* streams queued, not yet written out */
-	int mainfd;           /* eventfd the workers use to wake the main thread */
+	int mainfd;                          /* eventfd the workers use to wake the main thread */
 	_Atomic uint32_t n_fatal;
 	char fatal[256];
 	pthread_mutex_t fatal_mu;
@@ -509,10 +509,10 @@ struct lg_result {
 	bool ran, ok, timed_out;
 	char note[512];
 	double start, dur;
-	double first_tx;   /* t_ref - phase start */
-	double send_done;  /* feeders' streams written out, from t_ref */
-	double conv;       /* last spoke complete, from t_ref */
-	double rx_span;    /* last UPDATE at a spoke, from t_ref (rates use it) */
+	double first_tx;  /* t_ref - phase start */
+	double send_done; /* feeders' streams written out, from t_ref */
+	double conv;      /* last spoke complete, from t_ref */
+	double rx_span;   /* last UPDATE at a spoke, from t_ref (rates use it) */
 	double sp_p50, sp_p99, sp_max;
 	uint32_t n_spokes, spokes_done;
 	uint32_t expect_present;
@@ -524,7 +524,7 @@ struct lg_result {
 	double lat_p50, lat_p99, lat_max; /* ms */
 	double busy[LG_MAX_THREADS];      /* share of the phase each thread was busy */
 	uint32_t n_busy;
-	double cpu_s;                     /* CPU of the feeder and spoke threads */
+	double cpu_s; /* CPU of the feeder and spoke threads */
 };
 
 /* report.c */

@@ -53,8 +53,8 @@ struct ctx {
 	struct lg_opts o;
 	struct lg_model m;
 	struct lg_run r;
-	uint8_t *held; /* per feeder: its routes are meant to be in the route server */
-	uint8_t *up;   /* per feeder: its session is meant to be established */
+	uint8_t *held;           /* per feeder: its routes are meant to be in the route server */
+	uint8_t *up;             /* per feeder: its session is meant to be established */
 	struct waitspec last_ws; /* of the phase that failed, for explain_timeout */
 	uint32_t bad_spoke;
 	uint8_t *fsel, *ssel, *all_f, *all_s;
@@ -63,7 +63,6 @@ struct ctx {
 	int code;
 	char err[600];
 };
-
 
 static double
 secs(uint64_t ns)
@@ -84,8 +83,10 @@ raise_nofile(uint64_t need)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur < need) {
-		fprintf(stderr, "routehub-loadgen: needs %" PRIu64 " file descriptors, the limit is "
-		                "%llu (ulimit -n)\n", need, (unsigned long long)rl.rlim_cur);
+		fprintf(stderr,
+		        "routehub-loadgen: needs %" PRIu64 " file descriptors, the limit is "
+		        "%llu (ulimit -n)\n",
+		        need, (unsigned long long)rl.rlim_cur);
 		return -1;
 	}
 	return 0;
@@ -144,7 +145,6 @@ spokes_done(struct ctx *c, const uint8_t *only)
 	}
 	return true;
 }
-
 
 static uint32_t
 churn_active(struct ctx *c)
@@ -212,7 +212,8 @@ cond(struct ctx *c, const struct waitspec *ws, uint64_t now)
 	if ((ws->what & W_SPOKES) && !spokes_done(c, ws->spokes))
 		return false;
 	/* Settled: no spoke read anything for --settle, and all still match. */
-	if ((ws->what & W_SPOKES) && c->m.n_spokes && !quiet_for(now, last_spoke_rx(c), c->o.settle))
+	if ((ws->what & W_SPOKES) && c->m.n_spokes &&
+	    !quiet_for(now, last_spoke_rx(c), c->o.settle))
 		return false;
 	return true;
 }
@@ -224,7 +225,8 @@ static int
 any_corrupt(struct ctx *c, uint32_t *which)
 {
 	for (uint32_t i = 0; i < c->m.n_spokes; i++) {
-		if (atomic_load_explicit(&c->r.spokes[i].sp->n_corrupt_total, memory_order_relaxed)) {
+		if (atomic_load_explicit(&c->r.spokes[i].sp->n_corrupt_total,
+		                         memory_order_relaxed)) {
 			*which = i;
 			return 1;
 		}
@@ -256,7 +258,8 @@ wait_for(struct ctx *c, const struct waitspec *ws)
 		ms = (int)((ws->deadline - now) / 1000000) + 1;
 		if (ms > 50)
 			ms = 50; /* also re-evaluate quiet periods */
-		if (poll(&pfd, 1, ms) > 0 && read(c->r.mainfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		if (poll(&pfd, 1, ms) > 0 && read(c->r.mainfd, &v, sizeof(v)) < 0 &&
+		    errno != EAGAIN)
 			return -1;
 	}
 }
@@ -279,15 +282,21 @@ totals_get(struct ctx *c, struct totals *t)
 		for (int role = LG_ROLE_FEEDER; role <= LG_ROLE_SPOKE; role++) {
 			const struct lg_counters *k = &w->c[role];
 			if (role == LG_ROLE_FEEDER) {
-				t->tx_msgs += atomic_load_explicit(&k->tx_msgs, memory_order_relaxed);
-				t->tx_updates += atomic_load_explicit(&k->tx_updates, memory_order_relaxed);
+				t->tx_msgs +=
+				    atomic_load_explicit(&k->tx_msgs, memory_order_relaxed);
+				t->tx_updates +=
+				    atomic_load_explicit(&k->tx_updates, memory_order_relaxed);
 				t->tx_pfx += atomic_load_explicit(&k->tx_pfx, memory_order_relaxed);
-				t->tx_bytes += atomic_load_explicit(&k->tx_bytes, memory_order_relaxed);
+				t->tx_bytes +=
+				    atomic_load_explicit(&k->tx_bytes, memory_order_relaxed);
 			} else {
-				t->rx_msgs += atomic_load_explicit(&k->rx_msgs, memory_order_relaxed);
-				t->rx_updates += atomic_load_explicit(&k->rx_updates, memory_order_relaxed);
+				t->rx_msgs +=
+				    atomic_load_explicit(&k->rx_msgs, memory_order_relaxed);
+				t->rx_updates +=
+				    atomic_load_explicit(&k->rx_updates, memory_order_relaxed);
 				t->rx_pfx += atomic_load_explicit(&k->rx_pfx, memory_order_relaxed);
-				t->rx_bytes += atomic_load_explicit(&k->rx_bytes, memory_order_relaxed);
+				t->rx_bytes +=
+				    atomic_load_explicit(&k->rx_bytes, memory_order_relaxed);
 			}
 		}
 		t->busy[i] = atomic_load_explicit(&w->busy_ns, memory_order_relaxed);
@@ -372,8 +381,9 @@ measure(struct ctx *c, struct lg_result *res, uint64_t t_start, uint64_t t_end,
 	res->n_busy = c->r.nw;
 	for (uint32_t i = 0; i < c->r.nw; i++) {
 		/* A loop turn that began before the phase counts whole: clamp. */
-		res->busy[i] = t_end > t_start ? (double)(t1.busy[i] - t0->busy[i]) /
-		                                     (double)(t_end - t_start) : 0;
+		res->busy[i] = t_end > t_start
+		                   ? (double)(t1.busy[i] - t0->busy[i]) / (double)(t_end - t_start)
+		                   : 0;
 		if (res->busy[i] > 1)
 			res->busy[i] = 1;
 		if (!c->r.w[i].mirror)
@@ -401,7 +411,8 @@ verify(struct ctx *c, struct lg_result *res, const uint8_t *only)
 		if (d != want) {
 			snprintf(res->note, sizeof(res->note),
 			         "spoke %u: digest %016" PRIx64 ", expected %016" PRIx64
-			         " (%u routes held, %u expected)", i, d, want,
+			         " (%u routes held, %u expected)",
+			         i, d, want,
 			         atomic_load_explicit(&sp->n_present, memory_order_relaxed),
 			         atomic_load_explicit(&c->m.exp.present, memory_order_relaxed));
 			return -1;
@@ -421,11 +432,12 @@ explain_timeout(struct ctx *c, struct lg_result *res, const struct waitspec *ws)
 
 	l = (size_t)snprintf(p, cap, "timed out after %g s:", c->o.timeout);
 	if (ws->what & W_ESTABLISHED) {
-		l += (size_t)snprintf(p + l, cap - l, " established %u/%u feeders, %u/%u spokes;",
-		                      atomic_load_explicit(&c->r.n_est[LG_ROLE_FEEDER],
-		                                           memory_order_relaxed), ws->est_feeders,
-		                      atomic_load_explicit(&c->r.n_est[LG_ROLE_SPOKE],
-		                                           memory_order_relaxed), ws->est_spokes);
+		l += (size_t)snprintf(
+		    p + l, cap - l, " established %u/%u feeders, %u/%u spokes;",
+		    atomic_load_explicit(&c->r.n_est[LG_ROLE_FEEDER], memory_order_relaxed),
+		    ws->est_feeders,
+		    atomic_load_explicit(&c->r.n_est[LG_ROLE_SPOKE], memory_order_relaxed),
+		    ws->est_spokes);
 	}
 	if (ws->what & W_FLUSHED) {
 		int32_t fp = atomic_load_explicit(&c->r.flush_pending, memory_order_relaxed);
@@ -436,11 +448,14 @@ explain_timeout(struct ctx *c, struct lg_result *res, const struct waitspec *ws)
 		uint32_t missing = 0;
 		for (uint32_t i = 0; i < c->m.n_spokes; i++)
 			if ((!ws->spokes || ws->spokes[i]) &&
-			    atomic_load_explicit(&c->r.spokes[i].sp->done_gen, memory_order_relaxed) != gen)
+			    atomic_load_explicit(&c->r.spokes[i].sp->done_gen,
+			                         memory_order_relaxed) != gen)
 				missing++;
 		if (missing)
-			l += (size_t)snprintf(p + l, cap - l, " %u spokes incomplete, expecting %u "
-			                      "routes each:", missing, want);
+			l += (size_t)snprintf(p + l, cap - l,
+			                      " %u spokes incomplete, expecting %u "
+			                      "routes each:",
+			                      missing, want);
 	}
 	if (l >= cap)
 		return;
@@ -454,20 +469,23 @@ explain_timeout(struct ctx *c, struct lg_result *res, const struct waitspec *ws)
 		for (uint32_t f = 0; f < c->m.n_feeders; f++)
 			if (!c->held[f])
 				stale += sp->cnt_from[f];
-		fprintf(stderr, "routehub-loadgen:   spoke %u: %u/%u routes, %u extra, %u outdated, "
-		                "%u wrong, %" PRIu64 " unknown, %" PRIu64 " still from withdrawn "
-		                "feeders, %" PRIu64 " announcements received; session %s\n", i,
-		        atomic_load_explicit(&sp->n_present, memory_order_relaxed), want,
+		fprintf(stderr,
+		        "routehub-loadgen:   spoke %u: %u/%u routes, %u extra, %u outdated, "
+		        "%u wrong, %" PRIu64 " unknown, %" PRIu64 " still from withdrawn "
+		        "feeders, %" PRIu64 " announcements received; session %s\n",
+		        i, atomic_load_explicit(&sp->n_present, memory_order_relaxed), want,
 		        atomic_load_explicit(&sp->n_extra, memory_order_relaxed),
 		        atomic_load_explicit(&sp->n_old, memory_order_relaxed),
 		        atomic_load_explicit(&sp->n_corrupt, memory_order_relaxed),
 		        atomic_load_explicit(&sp->n_unknown, memory_order_relaxed), stale,
 		        atomic_load_explicit(&sp->n_ann, memory_order_relaxed),
-		        c->r.spokes[i].state == LG_S_ESTABLISHED ? "established" : "not established");
+		        c->r.spokes[i].state == LG_S_ESTABLISHED ? "established"
+		                                                 : "not established");
 		shown++;
 	}
 	shown = 0;
-	for (int role = LG_ROLE_FEEDER; role <= LG_ROLE_SPOKE && (ws->what & W_ESTABLISHED); role++) {
+	for (int role = LG_ROLE_FEEDER; role <= LG_ROLE_SPOKE && (ws->what & W_ESTABLISHED);
+	     role++) {
 		struct lg_sess *v = role == LG_ROLE_FEEDER ? c->r.feeders : c->r.spokes;
 		uint32_t n = role == LG_ROLE_FEEDER ? c->m.n_feeders : c->m.n_spokes;
 		for (uint32_t i = 0; i < n && shown < 5; i++) {
@@ -475,9 +493,10 @@ explain_timeout(struct ctx *c, struct lg_result *res, const struct waitspec *ws)
 			if (v[i].state == LG_S_ESTABLISHED || v[i].want_down)
 				continue;
 			lg_addr_str(v[i].addr, a, sizeof(a));
-			fprintf(stderr, "routehub-loadgen:   %s %u (%s, AS%u): not established after "
-			                "%u attempts; last error: %s\n", lg_role_name((enum lg_role)role),
-			        i, a, v[i].asn, v[i].retries + 1,
+			fprintf(stderr,
+			        "routehub-loadgen:   %s %u (%s, AS%u): not established after "
+			        "%u attempts; last error: %s\n",
+			        lg_role_name((enum lg_role)role), i, a, v[i].asn, v[i].retries + 1,
 			        v[i].last_err[0] ? v[i].last_err : "none (no answer)");
 			shown++;
 		}
@@ -671,8 +690,10 @@ run_phase(struct ctx *c, size_t pi)
 	}
 	if (rc == -3) {
 		const struct lg_spoke *sp = c->r.spokes[c->bad_spoke].sp;
-		snprintf(res->note, sizeof(res->note), "spoke %u received %" PRIu64 " wrong routes "
-		         "(next hop or AS path not the announcing feeder's; see stderr)", c->bad_spoke,
+		snprintf(res->note, sizeof(res->note),
+		         "spoke %u received %" PRIu64 " wrong routes "
+		         "(next hop or AS path not the announcing feeder's; see stderr)",
+		         c->bad_spoke,
 		         atomic_load_explicit(&sp->n_corrupt_total, memory_order_relaxed));
 		c->code = EXIT_WRONG;
 		return -1;
@@ -721,7 +742,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (lg_opts_parse(&c.o, argc, argv) < 0)
 		return EXIT_SETUP;
-	if (raise_nofile((uint64_t)(c.o.n_feeders + c.o.n_spokes) * (c.o.self_test ? 2 : 1) + 64) < 0)
+	if (raise_nofile((uint64_t)(c.o.n_feeders + c.o.n_spokes) * (c.o.self_test ? 2 : 1) + 64) <
+	    0)
 		return EXIT_SETUP;
 	t = lg_now();
 	if (lg_model_init(&c.m, &c.o) < 0 ||
@@ -766,9 +788,11 @@ main(int argc, char **argv)
 		if (run_phase(&c, i) < 0)
 			break;
 		if (c.o.verbose)
-			fprintf(stderr, "routehub-loadgen: phase %s done in %.3f s (last UPDATE at a "
-			                "spoke %.3f s ago, last timestamp %.3f s ago)\n",
-			        c.o.phases[i].text, c.res[i].dur, secs(lg_now() - last_spoke_rx(&c)),
+			fprintf(stderr,
+			        "routehub-loadgen: phase %s done in %.3f s (last UPDATE at a "
+			        "spoke %.3f s ago, last timestamp %.3f s ago)\n",
+			        c.o.phases[i].text, c.res[i].dur,
+			        secs(lg_now() - last_spoke_rx(&c)),
 			        secs(lg_now() - last_stamp(&c)));
 	}
 	lg_run_stop(&c.r);

@@ -31,14 +31,15 @@
 
 #include "lg.h"
 
-#define MIRROR_ASN 64512u /* the mirror's own ASN (never in a path it passes) */
+#define MIRROR_ASN  64512u /* the mirror's own ASN (never in a path it passes) */
 #define WRITE_CHUNK (1u << 20)
 
 int
 lg_mirror_listen(struct lg_run *r, struct lg_worker *w)
 {
 	const struct lg_opts *o = r->o;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(o->listen_addr),
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_addr.s_addr = htonl(o->listen_addr),
 	                         .sin_port = htons(o->listen_port)};
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->lfd};
 	socklen_t sl = sizeof(sa);
@@ -298,8 +299,10 @@ lg_mirror_write(struct lg_sess *s)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = s};
-				if (!s->out_armed && epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+				struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
+				                         .data.ptr = s};
+				if (!s->out_armed &&
+				    epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
 					s->out_armed = true;
 				return 0;
 			}

@@ -22,11 +22,10 @@
 #include "lg.h"
 
 static const char *const phase_names[LG_PH_MAX] = {
-	[LG_PH_ESTABLISH] = "establish", [LG_PH_ANNOUNCE] = "announce",
-	[LG_PH_EOR] = "eor",             [LG_PH_WITHDRAW] = "withdraw",
-	[LG_PH_CHURN] = "churn",         [LG_PH_RESET] = "reset",
-	[LG_PH_RECONNECT] = "reconnect", [LG_PH_REFRESH] = "refresh",
-	[LG_PH_WAIT] = "wait",           [LG_PH_PAUSE] = "pause",
+    [LG_PH_ESTABLISH] = "establish", [LG_PH_ANNOUNCE] = "announce", [LG_PH_EOR] = "eor",
+    [LG_PH_WITHDRAW] = "withdraw",   [LG_PH_CHURN] = "churn",       [LG_PH_RESET] = "reset",
+    [LG_PH_RECONNECT] = "reconnect", [LG_PH_REFRESH] = "refresh",   [LG_PH_WAIT] = "wait",
+    [LG_PH_PAUSE] = "pause",
 };
 
 const char *
@@ -38,7 +37,8 @@ lg_phase_name(enum lg_phase_kind k)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "usage: routehub-loadgen (--target ADDR[:PORT] | --self-test) [options]\n"
 	    "\n"
 	    "Target\n"
@@ -208,8 +208,10 @@ parse_len_mix(const char *s, uint32_t mix[33])
 		goto fail;
 	return 0;
 fail:
-	fprintf(stderr, "routehub-loadgen: --len-mix: '%s': expected LEN:WEIGHT,... with "
-	                "lengths 8..32 and some weight\n", s);
+	fprintf(stderr,
+	        "routehub-loadgen: --len-mix: '%s': expected LEN:WEIGHT,... with "
+	        "lengths 8..32 and some weight\n",
+	        s);
 	return -1;
 }
 
@@ -250,7 +252,8 @@ lg_sel_parse(const char *sel, uint32_t n, uint8_t *flags)
 				goto fail;
 		}
 		if (a > b || b >= n) {
-			fprintf(stderr, "routehub-loadgen: selector '%s': %s is out of range (0..%u)\n",
+			fprintf(stderr,
+			        "routehub-loadgen: selector '%s': %s is out of range (0..%u)\n",
 			        sel, tok, n ? n - 1 : 0);
 			return -1;
 		}
@@ -259,8 +262,10 @@ lg_sel_parse(const char *sel, uint32_t n, uint8_t *flags)
 	}
 	return 0;
 fail:
-	fprintf(stderr, "routehub-loadgen: selector '%s': expected all, even, odd, N or A-B "
-	                "joined with '+'\n", sel);
+	fprintf(stderr,
+	        "routehub-loadgen: selector '%s': expected all, even, odd, N or A-B "
+	        "joined with '+'\n",
+	        sel);
 	return -1;
 }
 
@@ -288,8 +293,9 @@ parse_phase(const char *text, const char *where, struct lg_phase *ph)
 		if (!strcmp(kind, phase_names[k]))
 			break;
 	if (k == LG_PH_MAX) {
-		fprintf(stderr, "routehub-loadgen: %s: unknown phase '%s' (establish, announce, "
-		                "eor, withdraw, churn, reset, reconnect, refresh, wait, pause)\n",
+		fprintf(stderr,
+		        "routehub-loadgen: %s: unknown phase '%s' (establish, announce, "
+		        "eor, withdraw, churn, reset, reconnect, refresh, wait, pause)\n",
 		        where, kind);
 		return -1;
 	}
@@ -304,8 +310,9 @@ parse_phase(const char *text, const char *where, struct lg_phase *ph)
 		} else if (val && (!strcmp(tok, "feeders") || !strcmp(tok, "spokes"))) {
 			bool spokes = tok[0] == 's';
 			if (spokes != (ph->kind == LG_PH_REFRESH)) {
-				fprintf(stderr, "routehub-loadgen: %s: '%s=' does not apply to %s\n",
-				        where, tok, kind);
+				fprintf(stderr,
+				        "routehub-loadgen: %s: '%s=' does not apply to %s\n", where,
+				        tok, kind);
 				return -1;
 			}
 			free(ph->sel);
@@ -407,58 +414,91 @@ parse_scenario(struct lg_opts *o, const char *path)
 }
 
 enum {
-	OPT_TARGET = 256, OPT_SELF, OPT_LISTEN, OPT_RSASN, OPT_FEEDERS, OPT_SPOKES, OPT_FADDR,
-	OPT_SADDR, OPT_FASN, OPT_SASN, OPT_HOLD, OPT_CBATCH, OPT_THREADS, OPT_EXTMSG,
-	OPT_PREFIXES, OPT_LENMIX, OPT_IPV6, OPT_ASETS, OPT_PATHLEN, OPT_COMMS, OPT_LCOMMS,
-	OPT_OVERLAP, OPT_MAXPU, OPT_SEED, OPT_REPLAY, OPT_REPLAYMAX, OPT_PHASES, OPT_SCENARIO,
-	OPT_CPOOL, OPT_TIMEOUT, OPT_CORRUPT, OPT_IGNUNK, OPT_JSON, OPT_DUMP, OPT_CEIL,
-	OPT_SAVECEIL, OPT_SETTLE, OPT_FASTEP, OPT_SASTEP,
+	OPT_TARGET = 256,
+	OPT_SELF,
+	OPT_LISTEN,
+	OPT_RSASN,
+	OPT_FEEDERS,
+	OPT_SPOKES,
+	OPT_FADDR,
+	OPT_SADDR,
+	OPT_FASN,
+	OPT_SASN,
+	OPT_HOLD,
+	OPT_CBATCH,
+	OPT_THREADS,
+	OPT_EXTMSG,
+	OPT_PREFIXES,
+	OPT_LENMIX,
+	OPT_IPV6,
+	OPT_ASETS,
+	OPT_PATHLEN,
+	OPT_COMMS,
+	OPT_LCOMMS,
+	OPT_OVERLAP,
+	OPT_MAXPU,
+	OPT_SEED,
+	OPT_REPLAY,
+	OPT_REPLAYMAX,
+	OPT_PHASES,
+	OPT_SCENARIO,
+	OPT_CPOOL,
+	OPT_TIMEOUT,
+	OPT_CORRUPT,
+	OPT_IGNUNK,
+	OPT_JSON,
+	OPT_DUMP,
+	OPT_CEIL,
+	OPT_SAVECEIL,
+	OPT_SETTLE,
+	OPT_FASTEP,
+	OPT_SASTEP,
 };
 
 static const struct option longopts[] = {
-	{"target", required_argument, NULL, OPT_TARGET},
-	{"self-test", no_argument, NULL, OPT_SELF},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"rs-asn", required_argument, NULL, OPT_RSASN},
-	{"feeders", required_argument, NULL, OPT_FEEDERS},
-	{"spokes", required_argument, NULL, OPT_SPOKES},
-	{"feeder-addr", required_argument, NULL, OPT_FADDR},
-	{"spoke-addr", required_argument, NULL, OPT_SADDR},
-	{"feeder-asn", required_argument, NULL, OPT_FASN},
-	{"spoke-asn", required_argument, NULL, OPT_SASN},
-	{"feeder-asn-step", required_argument, NULL, OPT_FASTEP},
-	{"spoke-asn-step", required_argument, NULL, OPT_SASTEP},
-	{"hold", required_argument, NULL, OPT_HOLD},
-	{"connect-batch", required_argument, NULL, OPT_CBATCH},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"extmsg", no_argument, NULL, OPT_EXTMSG},
-	{"prefixes", required_argument, NULL, OPT_PREFIXES},
-	{"len-mix", required_argument, NULL, OPT_LENMIX},
-	{"ipv6", required_argument, NULL, OPT_IPV6},
-	{"attr-sets", required_argument, NULL, OPT_ASETS},
-	{"aspath-len", required_argument, NULL, OPT_PATHLEN},
-	{"communities", required_argument, NULL, OPT_COMMS},
-	{"large-communities", required_argument, NULL, OPT_LCOMMS},
-	{"overlap", required_argument, NULL, OPT_OVERLAP},
-	{"max-per-update", required_argument, NULL, OPT_MAXPU},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"replay", required_argument, NULL, OPT_REPLAY},
-	{"replay-max", required_argument, NULL, OPT_REPLAYMAX},
-	{"phases", required_argument, NULL, OPT_PHASES},
-	{"scenario", required_argument, NULL, OPT_SCENARIO},
-	{"churn-pool", required_argument, NULL, OPT_CPOOL},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"settle", required_argument, NULL, OPT_SETTLE},
-	{"expect-corrupt", required_argument, NULL, OPT_CORRUPT},
-	{"ignore-unknown", no_argument, NULL, OPT_IGNUNK},
-	{"json", required_argument, NULL, OPT_JSON},
-	{"dump-peers", required_argument, NULL, OPT_DUMP},
-	{"ceiling", required_argument, NULL, OPT_CEIL},
-	{"save-ceiling", required_argument, NULL, OPT_SAVECEIL},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"self-test", no_argument, NULL, OPT_SELF},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"rs-asn", required_argument, NULL, OPT_RSASN},
+    {"feeders", required_argument, NULL, OPT_FEEDERS},
+    {"spokes", required_argument, NULL, OPT_SPOKES},
+    {"feeder-addr", required_argument, NULL, OPT_FADDR},
+    {"spoke-addr", required_argument, NULL, OPT_SADDR},
+    {"feeder-asn", required_argument, NULL, OPT_FASN},
+    {"spoke-asn", required_argument, NULL, OPT_SASN},
+    {"feeder-asn-step", required_argument, NULL, OPT_FASTEP},
+    {"spoke-asn-step", required_argument, NULL, OPT_SASTEP},
+    {"hold", required_argument, NULL, OPT_HOLD},
+    {"connect-batch", required_argument, NULL, OPT_CBATCH},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"extmsg", no_argument, NULL, OPT_EXTMSG},
+    {"prefixes", required_argument, NULL, OPT_PREFIXES},
+    {"len-mix", required_argument, NULL, OPT_LENMIX},
+    {"ipv6", required_argument, NULL, OPT_IPV6},
+    {"attr-sets", required_argument, NULL, OPT_ASETS},
+    {"aspath-len", required_argument, NULL, OPT_PATHLEN},
+    {"communities", required_argument, NULL, OPT_COMMS},
+    {"large-communities", required_argument, NULL, OPT_LCOMMS},
+    {"overlap", required_argument, NULL, OPT_OVERLAP},
+    {"max-per-update", required_argument, NULL, OPT_MAXPU},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"replay", required_argument, NULL, OPT_REPLAY},
+    {"replay-max", required_argument, NULL, OPT_REPLAYMAX},
+    {"phases", required_argument, NULL, OPT_PHASES},
+    {"scenario", required_argument, NULL, OPT_SCENARIO},
+    {"churn-pool", required_argument, NULL, OPT_CPOOL},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"settle", required_argument, NULL, OPT_SETTLE},
+    {"expect-corrupt", required_argument, NULL, OPT_CORRUPT},
+    {"ignore-unknown", no_argument, NULL, OPT_IGNUNK},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"dump-peers", required_argument, NULL, OPT_DUMP},
+    {"ceiling", required_argument, NULL, OPT_CEIL},
+    {"save-ceiling", required_argument, NULL, OPT_SAVECEIL},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 int
@@ -533,7 +573,8 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 			rc = parse_u32("--spoke-asn", optarg, 1, 4294967294u, &o->spoke_asn);
 			break;
 		case OPT_FASTEP:
-			rc = parse_u32("--feeder-asn-step", optarg, 0, 1000000, &o->feeder_asn_step);
+			rc =
+			    parse_u32("--feeder-asn-step", optarg, 0, 1000000, &o->feeder_asn_step);
 			break;
 		case OPT_SASTEP:
 			rc = parse_u32("--spoke-asn-step", optarg, 0, 1000000, &o->spoke_asn_step);
@@ -613,7 +654,8 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 			else if (!strcmp(optarg, "count"))
 				o->expect_corrupt = LG_CORRUPT_COUNT;
 			else {
-				fprintf(stderr, "routehub-loadgen: --expect-corrupt: digest or count\n");
+				fprintf(stderr,
+				        "routehub-loadgen: --expect-corrupt: digest or count\n");
 				rc = -1;
 			}
 			break;
@@ -667,7 +709,8 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		return -1;
 	}
 	if (!o->replay && o->n_feeders % o->overlap) {
-		fprintf(stderr, "routehub-loadgen: --feeders %u is not a multiple of --overlap %u\n",
+		fprintf(stderr,
+		        "routehub-loadgen: --feeders %u is not a multiple of --overlap %u\n",
 		        o->n_feeders, o->overlap);
 		return -1;
 	}

@@ -167,7 +167,8 @@ intern(struct lg_model *m, const struct bgp_update *u, uint8_t af, uint32_t *id)
 	s = (uint32_t)h & R.mask;
 	while (R.slot[s].len) {
 		const struct rkey *k = &R.slot[s];
-		if (k->h == h && k->af == af && k->len == clen && !memcmp(R.keys + k->off, canon, clen)) {
+		if (k->h == h && k->af == af && k->len == clen &&
+		    !memcmp(R.keys + k->off, canon, clen)) {
 			*id = k->aset;
 			return 0;
 		}
@@ -247,8 +248,8 @@ alt_add(struct lg_model *m, struct lg_pent *e)
 /* Append the prefixes of a run to the pool; announce = true marks them
  * present with aset, else absent. */
 static int
-add_run(struct lg_model *m, const struct bgp_nlri *n, bool announce, uint32_t aset,
-        uint32_t *off, uint32_t *cnt)
+add_run(struct lg_model *m, const struct bgp_nlri *n, bool announce, uint32_t aset, uint32_t *off,
+        uint32_t *cnt)
 {
 	struct bgp_prefix p;
 	size_t pos = 0;
@@ -372,8 +373,10 @@ lg_model_replay(struct lg_model *m)
 		if (type != BGP_MSG_UPDATE)
 			continue;
 		if (replay_update(m, &mp) < 0) {
-			fprintf(stderr, "routehub-loadgen: --replay %s: record %llu: cannot rewrite "
-			                "its attributes\n", o->replay, (unsigned long long)rec.index);
+			fprintf(stderr,
+			        "routehub-loadgen: --replay %s: record %llu: cannot rewrite "
+			        "its attributes\n",
+			        o->replay, (unsigned long long)rec.index);
 			mrt_reader_free(rd);
 			return -1;
 		}
@@ -415,10 +418,10 @@ lg_model_replay(struct lg_model *m)
 	}
 	if (!o->quiet)
 		printf("routehub-loadgen: replay %s: %llu UPDATEs (%llu treated as withdraw, %llu "
-		       "skipped), %u prefixes, %u held at the end, %u attribute sets\n", o->replay,
-		       (unsigned long long)m->replay_msgs, (unsigned long long)m->replay_tawd,
-		       (unsigned long long)m->replay_skipped, m->tab.n,
-		       m->n_groups ? m->groups[0].n_final : 0, m->n_asets);
+		       "skipped), %u prefixes, %u held at the end, %u attribute sets\n",
+		       o->replay, (unsigned long long)m->replay_msgs,
+		       (unsigned long long)m->replay_tawd, (unsigned long long)m->replay_skipped,
+		       m->tab.n, m->n_groups ? m->groups[0].n_final : 0, m->n_asets);
 	return 0;
 }
 

@@ -31,7 +31,8 @@ hist_idx(uint64_t v)
 	if (v < LG_HIST_SUB)
 		return (unsigned)v;
 	p = 63u - (unsigned)__builtin_clzll(v);
-	i = (p - SUB_BITS + 1) * LG_HIST_SUB + (unsigned)((v >> (p - SUB_BITS)) & (LG_HIST_SUB - 1));
+	i = (p - SUB_BITS + 1) * LG_HIST_SUB +
+	    (unsigned)((v >> (p - SUB_BITS)) & (LG_HIST_SUB - 1));
 	return i < LG_HIST_POW * LG_HIST_SUB ? i : LG_HIST_POW * LG_HIST_SUB - 1;
 }
 
@@ -155,27 +156,35 @@ lg_report_table(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 		const struct lg_result *r = &res[i];
 		char spk[64] = "-", conv[16] = "-", sent[16] = "-", routes[16] = "-";
 		if (r->n_spokes) {
-			snprintf(spk, sizeof(spk), "%.3f/%.3f/%.3f", r->sp_p50, r->sp_p99, r->sp_max);
+			snprintf(spk, sizeof(spk), "%.3f/%.3f/%.3f", r->sp_p50, r->sp_p99,
+			         r->sp_max);
 			snprintf(conv, sizeof(conv), "%.3f", r->conv);
 			snprintf(routes, sizeof(routes), "%u", r->expect_present);
 		}
 		if (r->send_done > 0)
 			snprintf(sent, sizeof(sent), "%.3f", r->send_done);
-		fprintf(f, "%-24.24s %8.3f %8s %8s %8s %26s %9" PRIu64 " %9" PRIu64 " %11" PRIu64
-		           " %11" PRIu64 " %5.0f%s\n",
+		fprintf(f,
+		        "%-24.24s %8.3f %8s %8s %8s %26s %9" PRIu64 " %9" PRIu64 " %11" PRIu64
+		        " %11" PRIu64 " %5.0f%s\n",
 		        r->ph->text, r->dur, sent, conv, routes, spk, r->tx_updates, r->tx_pfx,
 		        r->rx_updates, r->rx_pfx, 100 * max_busy(r),
-		        r->ok ? "" : r->timed_out ? "  TIMEOUT" : "  FAILED");
+		        r->ok          ? ""
+		        : r->timed_out ? "  TIMEOUT"
+		                       : "  FAILED");
 		if (rx_rate(r, false) > 0 || tx_rate(r, false) > 0)
-			fprintf(f, "%-24s   received by spokes %.0f routes/s %.0f UPDATEs/s (%.1f MB); "
-			           "loadgen CPU %.3f s, %.0f ns per route received\n",
-			        "", rx_rate(r, false), rx_rate(r, true), (double)r->rx_bytes / 1e6,
-			        r->cpu_s, ns_per_route(r));
+			fprintf(
+			    f,
+			    "%-24s   received by spokes %.0f routes/s %.0f UPDATEs/s (%.1f MB); "
+			    "loadgen CPU %.3f s, %.0f ns per route received\n",
+			    "", rx_rate(r, false), rx_rate(r, true), (double)r->rx_bytes / 1e6,
+			    r->cpu_s, ns_per_route(r));
 		if (r->ph->kind == LG_PH_CHURN)
-			fprintf(f, "%-24s   propagation latency: %" PRIu64 " samples, p50 %.3f ms, p99 "
-			           "%.3f ms, max %.3f ms; %" PRIu64 " churn UPDATEs skipped (route "
-			           "server backlog)\n", "",
-			        r->lat_n, r->lat_p50, r->lat_p99, r->lat_max, r->churn_skipped);
+			fprintf(f,
+			        "%-24s   propagation latency: %" PRIu64
+			        " samples, p50 %.3f ms, p99 "
+			        "%.3f ms, max %.3f ms; %" PRIu64 " churn UPDATEs skipped (route "
+			        "server backlog)\n",
+			        "", r->lat_n, r->lat_p50, r->lat_p99, r->lat_max, r->churn_skipped);
 	}
 	fprintf(f, "\n%u feeders, %u spokes, %u workload prefixes%s%s; loadgen threads: %u%s\n",
 	        m->n_feeders, m->n_spokes, m->tab.n, o->replay ? " replayed from " : "",
@@ -201,8 +210,7 @@ jstr(FILE *f, const char *s)
 
 /* The best figures of a run: the most routes/s the spokes received. */
 static void
-best(const struct lg_result *res, size_t n, double *rx_r, double *rx_m, double *tx_r,
-     double *ns)
+best(const struct lg_result *res, size_t n, double *rx_r, double *rx_m, double *tx_r, double *ns)
 {
 	*rx_r = *rx_m = *tx_r = *ns = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -236,8 +244,8 @@ ceiling_load(const struct lg_opts *o, struct ceiling *c)
 		return;
 	root = json_load_file(o->ceiling, 0, &err);
 	if (!root) {
-		fprintf(stderr, "routehub-loadgen: --ceiling %s: %s (line %d)\n", o->ceiling, err.text,
-		        err.line);
+		fprintf(stderr, "routehub-loadgen: --ceiling %s: %s (line %d)\n", o->ceiling,
+		        err.text, err.line);
 		return;
 	}
 	cj = json_object_get(root, "ceiling");
@@ -247,8 +255,9 @@ ceiling_load(const struct lg_opts *o, struct ceiling *c)
 		c->tx_routes = json_number_value(json_object_get(cj, "tx_routes_per_s"));
 		c->ns = json_number_value(json_object_get(cj, "cpu_ns_per_route"));
 		snprintf(c->what, sizeof(c->what), "%s",
-		         json_string_value(json_object_get(cj, "scenario")) ?
-		             json_string_value(json_object_get(cj, "scenario")) : o->ceiling);
+		         json_string_value(json_object_get(cj, "scenario"))
+		             ? json_string_value(json_object_get(cj, "scenario"))
+		             : o->ceiling);
 		c->have = c->rx_routes > 0;
 	}
 	json_decref(root);
@@ -262,31 +271,41 @@ lg_report_ceiling(FILE *f, const struct lg_opts *o, const struct lg_result *res,
 
 	for (size_t i = 0; i < n; i++)
 		if (res[i].dur >= 0.2 && max_busy(&res[i]) > 0.9)
-			fprintf(f, "note: a loadgen thread was %.0f%% busy in phase %s: the loadgen may "
-			           "have limited it\n", 100 * max_busy(&res[i]), res[i].ph->text);
+			fprintf(
+			    f,
+			    "note: a loadgen thread was %.0f%% busy in phase %s: the loadgen may "
+			    "have limited it\n",
+			    100 * max_busy(&res[i]), res[i].ph->text);
 	if (o->self_test) {
 		best(res, n, &rx_r, &rx_m, &tx_r, &ns);
-		fprintf(f, "self-test: no route server; these figures are the loadgen's own ceiling "
-		           "on this machine: %.0f routes/s (%.0f UPDATEs/s) received and verified "
-		           "(the mirror sharing the cores); the loadgen's threads spent %.0f ns of CPU "
-		           "per route received\n", rx_r, rx_m, ns);
+		fprintf(
+		    f,
+		    "self-test: no route server; these figures are the loadgen's own ceiling "
+		    "on this machine: %.0f routes/s (%.0f UPDATEs/s) received and verified "
+		    "(the mirror sharing the cores); the loadgen's threads spent %.0f ns of CPU "
+		    "per route received\n",
+		    rx_r, rx_m, ns);
 		return;
 	}
 	ceiling_load(o, &c);
 	if (!c.have) {
-		fprintf(f, "loadgen ceiling: unknown (give --ceiling FILE, the JSON of a --self-test "
-		           "run with the same workload)\n");
+		fprintf(f,
+		        "loadgen ceiling: unknown (give --ceiling FILE, the JSON of a --self-test "
+		        "run with the same workload)\n");
 		return;
 	}
-	fprintf(f, "loadgen ceiling (self-test, %s): %.0f routes/s (%.0f UPDATEs/s) received and "
-	           "verified, %.0f ns of loadgen CPU per route\n", c.what, c.rx_routes, c.rx_msgs,
-	        c.ns);
+	fprintf(f,
+	        "loadgen ceiling (self-test, %s): %.0f routes/s (%.0f UPDATEs/s) received and "
+	        "verified, %.0f ns of loadgen CPU per route\n",
+	        c.what, c.rx_routes, c.rx_msgs, c.ns);
 	for (size_t i = 0; i < n; i++) {
 		double r = rx_rate(&res[i], false);
 		if (r > 0 && r >= 0.7 * c.rx_routes)
-			fprintf(f, "WARNING: phase %s ran at %.0f%% of the loadgen's ceiling: its figure "
-			           "may be the harness's limit, not the route server's\n",
-			        res[i].ph->text, 100 * r / c.rx_routes);
+			fprintf(
+			    f,
+			    "WARNING: phase %s ran at %.0f%% of the loadgen's ceiling: its figure "
+			    "may be the harness's limit, not the route server's\n",
+			    res[i].ph->text, 100 * r / c.rx_routes);
 	}
 }
 
@@ -301,20 +320,21 @@ lg_report_json(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 	size_t l = 0;
 
 	lg_addr_str(lg_run->target_addr, a, sizeof(a));
-	fprintf(f, "{\"tool\":\"routehub-loadgen\",\"ok\":%s,\"exit\":%d,\"error\":", ok ? "true" : "false",
-	        code);
+	fprintf(f, "{\"tool\":\"routehub-loadgen\",\"ok\":%s,\"exit\":%d,\"error\":",
+	        ok ? "true" : "false", code);
 	if (err)
 		jstr(f, err);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"mode\":\"%s\",\"target\":\"%s:%u\",\"rs_asn\":", o->self_test ? "self-test" : "target",
-	        a, lg_run->target_port);
+	fprintf(f, ",\"mode\":\"%s\",\"target\":\"%s:%u\",\"rs_asn\":",
+	        o->self_test ? "self-test" : "target", a, lg_run->target_port);
 	if (o->rs_transparent)
 		fputs("\"transparent\"", f);
 	else
 		fprintf(f, "%u", o->rs_asn);
-	fprintf(f, ",\"feeders\":%u,\"spokes\":%u,\"overlap\":%u,\"prefixes\":%u,\"attr_sets\":%u,"
-	           "\"threads\":%u,\"encode_s\":%.3f,\"replay\":",
+	fprintf(f,
+	        ",\"feeders\":%u,\"spokes\":%u,\"overlap\":%u,\"prefixes\":%u,\"attr_sets\":%u,"
+	        "\"threads\":%u,\"encode_s\":%.3f,\"replay\":",
 	        m->n_feeders, m->n_spokes, o->replay ? m->n_feeders : o->overlap, m->tab.n,
 	        m->n_asets, o->threads, encode_s);
 	if (o->replay)
@@ -326,25 +346,27 @@ lg_report_json(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 		const struct lg_result *r = &res[i];
 		fprintf(f, "%s{\"phase\":", i ? "," : "");
 		jstr(f, r->ph->text);
-		fprintf(f, ",\"kind\":\"%s\",\"ok\":%s,\"timed_out\":%s,\"seconds\":%.6f,"
-		           "\"first_tx_s\":%.6f,\"send_done_s\":%.6f,\"converge_s\":%.6f,"
-		           "\"spokes\":%u,\"spokes_done\":%u,\"spoke_p50_s\":%.6f,\"spoke_p99_s\":%.6f,"
-		           "\"spoke_max_s\":%.6f,\"rx_span_s\":%.6f,\"expected_routes\":%u,\"expected_digest\":\"%016" PRIx64
-		           "\",\"tx_msgs\":%" PRIu64 ",\"tx_updates\":%" PRIu64 ",\"tx_prefixes\":%" PRIu64
-		           ",\"tx_bytes\":%" PRIu64 ",\"rx_msgs\":%" PRIu64 ",\"rx_updates\":%" PRIu64
-		           ",\"rx_prefixes\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-		           ",\"tx_routes_per_s\":%.0f,\"tx_updates_per_s\":%.0f"
-		           ",\"rx_routes_per_s\":%.0f,\"rx_updates_per_s\":%.0f",
-		        lg_phase_name(r->ph->kind), r->ok ? "true" : "false",
-		        r->timed_out ? "true" : "false", r->dur, r->first_tx, r->send_done, r->conv,
-		        r->n_spokes, r->spokes_done, r->sp_p50, r->sp_p99, r->sp_max, r->rx_span,
-		        r->expect_present,
-		        r->expect_digest, r->tx_msgs, r->tx_updates, r->tx_pfx, r->tx_bytes, r->rx_msgs,
-		        r->rx_updates, r->rx_pfx, r->rx_bytes, tx_rate(r, false), tx_rate(r, true),
-		        rx_rate(r, false), rx_rate(r, true));
+		fprintf(
+		    f,
+		    ",\"kind\":\"%s\",\"ok\":%s,\"timed_out\":%s,\"seconds\":%.6f,"
+		    "\"first_tx_s\":%.6f,\"send_done_s\":%.6f,\"converge_s\":%.6f,"
+		    "\"spokes\":%u,\"spokes_done\":%u,\"spoke_p50_s\":%.6f,\"spoke_p99_s\":%.6f,"
+		    "\"spoke_max_s\":%.6f,\"rx_span_s\":%.6f,\"expected_routes\":%u,\"expected_"
+		    "digest\":\"%016" PRIx64 "\",\"tx_msgs\":%" PRIu64 ",\"tx_updates\":%" PRIu64
+		    ",\"tx_prefixes\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"rx_msgs\":%" PRIu64
+		    ",\"rx_updates\":%" PRIu64 ",\"rx_prefixes\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+		    ",\"tx_routes_per_s\":%.0f,\"tx_updates_per_s\":%.0f"
+		    ",\"rx_routes_per_s\":%.0f,\"rx_updates_per_s\":%.0f",
+		    lg_phase_name(r->ph->kind), r->ok ? "true" : "false",
+		    r->timed_out ? "true" : "false", r->dur, r->first_tx, r->send_done, r->conv,
+		    r->n_spokes, r->spokes_done, r->sp_p50, r->sp_p99, r->sp_max, r->rx_span,
+		    r->expect_present, r->expect_digest, r->tx_msgs, r->tx_updates, r->tx_pfx,
+		    r->tx_bytes, r->rx_msgs, r->rx_updates, r->rx_pfx, r->rx_bytes,
+		    tx_rate(r, false), tx_rate(r, true), rx_rate(r, false), rx_rate(r, true));
 		if (r->ph->kind == LG_PH_CHURN)
-			fprintf(f, ",\"latency\":{\"n\":%" PRIu64 ",\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-			           "\"max_ms\":%.3f},\"churn_skipped\":%" PRIu64,
+			fprintf(f,
+			        ",\"latency\":{\"n\":%" PRIu64 ",\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+			        "\"max_ms\":%.3f},\"churn_skipped\":%" PRIu64,
 			        r->lat_n, r->lat_p50, r->lat_p99, r->lat_max, r->churn_skipped);
 		fprintf(f, ",\"cpu_s\":%.4f,\"cpu_ns_per_route\":%.1f", r->cpu_s, ns_per_route(r));
 		fputs(",\"busy\":[", f);
@@ -364,17 +386,21 @@ lg_report_json(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 		                     m->n_feeders, o->replay ? 0 : o->prefixes, m->n_spokes,
 		                     o->replay ? ", replay " : "", o->replay ? o->replay : "");
 		(void)l;
-		fprintf(f, "{\"source\":\"self-test\",\"rx_routes_per_s\":%.0f,\"rx_updates_per_s\":%.0f,"
-		           "\"tx_routes_per_s\":%.0f,\"cpu_ns_per_route\":%.1f,\"scenario\":", rx_r,
-		        rx_m, tx_r, ns);
+		fprintf(
+		    f,
+		    "{\"source\":\"self-test\",\"rx_routes_per_s\":%.0f,\"rx_updates_per_s\":%.0f,"
+		    "\"tx_routes_per_s\":%.0f,\"cpu_ns_per_route\":%.1f,\"scenario\":",
+		    rx_r, rx_m, tx_r, ns);
 		jstr(f, scen);
 		fputs("}", f);
 	} else {
 		ceiling_load(o, &c);
 		if (c.have) {
-			fprintf(f, "{\"source\":\"file\",\"rx_routes_per_s\":%.0f,\"rx_updates_per_s\":%.0f,"
-			           "\"tx_routes_per_s\":%.0f,\"scenario\":", c.rx_routes, c.rx_msgs,
-			        c.tx_routes);
+			fprintf(f,
+			        "{\"source\":\"file\",\"rx_routes_per_s\":%.0f,\"rx_updates_per_"
+			        "s\":%.0f,"
+			        "\"tx_routes_per_s\":%.0f,\"scenario\":",
+			        c.rx_routes, c.rx_msgs, c.tx_routes);
 			jstr(f, c.what);
 			fputs("}", f);
 		} else {

@@ -35,12 +35,28 @@ struct lg_run *lg_run;
 
 #define RBUF_SIZE     (256u << 10)
 #define MAX_IOV       64
-#define CHURN_QMAX    (4u << 20) /* churn skips a feeder whose queue is this long */
+#define CHURN_QMAX    (4u << 20)     /* churn skips a feeder whose queue is this long */
 #define CONNECT_LIMIT 10000000000ull /* ns: a connection not open by then is retried */
 
-static const uint8_t keepalive_msg[BGP_KEEPALIVE_LEN] = {
-	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	0xff, 0xff, 0, BGP_KEEPALIVE_LEN, BGP_MSG_KEEPALIVE};
+static const uint8_t keepalive_msg[BGP_KEEPALIVE_LEN] = {0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0xff,
+                                                         0,
+                                                         BGP_KEEPALIVE_LEN,
+                                                         BGP_MSG_KEEPALIVE};
 
 uint64_t
 lg_now(void)
@@ -322,8 +338,8 @@ send_open(struct lg_sess *s)
 	/* The mirror proposes no keepalives (hold 0, RFC 4271 §4.4). */
 	o.hold_time = client_role(s) ? m->o->hold : 0;
 	o.bgp_id = s->addr;
-	o.caps = BGP_CAPF_MP | BGP_CAPF_RREFRESH | BGP_CAPF_AS4 |
-	         (m->o->extmsg ? BGP_CAPF_EXTMSG : 0);
+	o.caps =
+	    BGP_CAPF_MP | BGP_CAPF_RREFRESH | BGP_CAPF_AS4 | (m->o->extmsg ? BGP_CAPF_EXTMSG : 0);
 	o.mp[BGP_AF_IPV4] = 1;
 	o.mp[BGP_AF_IPV6] = m->has_v6;
 	if (!buf || bgp_open_encode(&o, buf, BGP_MAX_MSG, &len) < 0) {
@@ -369,7 +385,8 @@ on_open(struct lg_sess *s, const uint8_t *msg, size_t len)
 	}
 	if (m->o->extmsg && !(o.caps & BGP_CAPF_EXTMSG)) {
 		lg_fatal("%s %u (%s): --extmsg, but the peer does not offer RFC 8654 extended "
-		         "messages", lg_role_name(s->role), s->idx, a);
+		         "messages",
+		         lg_role_name(s->role), s->idx, a);
 		lg_sess_down(s, "no extended messages");
 		return;
 	}
@@ -381,7 +398,8 @@ on_open(struct lg_sess *s, const uint8_t *msg, size_t len)
 	s->bs.af[BGP_AF_IPV6] = o.mp[BGP_AF_IPV6] && m->has_v6;
 	if (m->has_v6 && !s->bs.af[BGP_AF_IPV6]) {
 		lg_fatal("%s %u (%s): the workload has IPv6 prefixes; the peer does not offer "
-		         "IPv6 unicast", lg_role_name(s->role), s->idx, a);
+		         "IPv6 unicast",
+		         lg_role_name(s->role), s->idx, a);
 		lg_sess_down(s, "no IPv6 unicast");
 		return;
 	}
@@ -451,8 +469,7 @@ on_message(struct lg_sess *s, uint8_t type, const uint8_t *msg, size_t len)
 		if (s->role == LG_ROLE_SPOKE) {
 			s->w->spoke_rx = true;
 			lg_spoke_update(s, msg, len);
-		}
-		else if (s->role == LG_ROLE_MFEEDER)
+		} else if (s->role == LG_ROLE_MFEEDER)
 			lg_mirror_update(s, msg, len);
 		/* A feeder only counts what the route server sends it. */
 		return;
@@ -507,8 +524,8 @@ sess_read(struct lg_sess *s)
 			struct bgp_error err;
 			uint8_t type;
 			uint16_t mlen;
-			if (bgp_hdr_check(w->rbuf + pos, total - pos, bgp_sess_max_msg(&s->bs), &type,
-			                  &mlen, &err) < 0) {
+			if (bgp_hdr_check(w->rbuf + pos, total - pos, bgp_sess_max_msg(&s->bs),
+			                  &type, &mlen, &err) < 0) {
 				send_notification(s, err.code, err.subcode);
 				lg_sess_down(s, err.reason ? err.reason : "bad message header");
 				return;
@@ -750,7 +767,8 @@ handle_cmd(struct lg_worker *w, const struct lg_cmd *c)
 			if (fsel && est && f->churn.n && !s->churning) {
 				s->churning = true;
 				s->churn_sent = 0;
-				atomic_fetch_add_explicit(&w->churn_active, 1, memory_order_relaxed);
+				atomic_fetch_add_explicit(&w->churn_active, 1,
+				                          memory_order_relaxed);
 			}
 			break;
 		case LG_CMD_RESET:
@@ -759,8 +777,10 @@ handle_cmd(struct lg_worker *w, const struct lg_cmd *c)
 			break;
 		case LG_CMD_REFRESH:
 			if (ssel && est) {
-				s->sp->rr_base = atomic_load_explicit(&s->sp->n_ann, memory_order_relaxed);
-				s->sp->rr_gen = atomic_load_explicit(&m->exp.gen, memory_order_acquire);
+				s->sp->rr_base =
+				    atomic_load_explicit(&s->sp->n_ann, memory_order_relaxed);
+				s->sp->rr_gen =
+				    atomic_load_explicit(&m->exp.gen, memory_order_acquire);
 				send_refresh(s);
 			}
 			break;
@@ -854,13 +874,16 @@ churn_tick(struct lg_worker *w, uint64_t now)
 			if (s->qbytes > CHURN_QMAX) {
 				/* The route server does not keep up: do not queue
 				 * without bound; say so in the report. */
-				atomic_fetch_add_explicit(&w->churn_skipped, k, memory_order_relaxed);
+				atomic_fetch_add_explicit(&w->churn_skipped, k,
+				                          memory_order_relaxed);
 				s->churn_sent = due;
 			} else {
 				uint64_t stamp = lg_now();
-				uint32_t st[2] = {htonl((uint32_t)(stamp >> 32)), htonl((uint32_t)stamp)};
+				uint32_t st[2] = {htonl((uint32_t)(stamp >> 32)),
+				                  htonl((uint32_t)stamp)};
 				uint64_t pfx = 0;
-				for (uint64_t j = 0, x = s->churn_next; j < k; j++, x = (x + 1) % c->n)
+				for (uint64_t j = 0, x = s->churn_next; j < k;
+				     j++, x = (x + 1) % c->n)
 					total += c->mlen[x];
 				buf = malloc(total);
 				if (!buf) {
@@ -877,10 +900,12 @@ churn_tick(struct lg_worker *w, uint64_t now)
 					s->churn_next = (x + 1) % c->n;
 				}
 				first_tx(w);
-				atomic_fetch_add_explicit(&w->c[LG_ROLE_FEEDER].tx_msgs, k, memory_order_relaxed);
+				atomic_fetch_add_explicit(&w->c[LG_ROLE_FEEDER].tx_msgs, k,
+				                          memory_order_relaxed);
 				atomic_fetch_add_explicit(&w->c[LG_ROLE_FEEDER].tx_updates, k,
 				                          memory_order_relaxed);
-				atomic_fetch_add_explicit(&w->c[LG_ROLE_FEEDER].tx_pfx, pfx, memory_order_relaxed);
+				atomic_fetch_add_explicit(&w->c[LG_ROLE_FEEDER].tx_pfx, pfx,
+				                          memory_order_relaxed);
 				s->churn_sent = due;
 				lg_sess_send(s, buf, total, true);
 			}
@@ -913,9 +938,11 @@ tick(struct lg_worker *w, uint64_t now)
 				pending++;
 				if (now < s->retry_at)
 					break;
-				if (atomic_fetch_add_explicit(&lg_run->slots, 1, memory_order_relaxed) >=
+				if (atomic_fetch_add_explicit(&lg_run->slots, 1,
+				                              memory_order_relaxed) >=
 				    lg_run->max_slots) {
-					atomic_fetch_sub_explicit(&lg_run->slots, 1, memory_order_relaxed);
+					atomic_fetch_sub_explicit(&lg_run->slots, 1,
+					                          memory_order_relaxed);
 					break;
 				}
 				s->has_slot = true;
@@ -932,7 +959,8 @@ tick(struct lg_worker *w, uint64_t now)
 				if (s->hold && now >= s->next_ka) {
 					s->next_ka = now + (uint64_t)s->hold * 1000000000ull / 3;
 					count(s, true, 0, 1);
-					lg_sess_send(s, keepalive_msg, sizeof(keepalive_msg), false);
+					lg_sess_send(s, keepalive_msg, sizeof(keepalive_msg),
+					             false);
 				}
 				break;
 			default:
@@ -1089,7 +1117,8 @@ lg_run_start(struct lg_run *r)
 		sess_init(s, LG_ROLE_SPOKE, i, a, o->spoke_asn + i * o->spoke_asn_step);
 		s->sp = malloc(sizeof(*s->sp));
 		if (!s->sp || lg_spoke_init(s->sp, m) < 0) {
-			fprintf(stderr, "routehub-loadgen: out of memory for %u spokes x %u prefixes\n",
+			fprintf(stderr,
+			        "routehub-loadgen: out of memory for %u spokes x %u prefixes\n",
 			        m->n_spokes, m->tab.n);
 			return -1;
 		}

@@ -83,7 +83,8 @@ nh_feeder(const struct lg_model *m, const struct bgp_attrs *a, uint8_t af)
 		if (a->mp_nh_len < 16 || memcmp(a->mp_nh, pfx, 12))
 			return -1;
 		v = ((uint32_t)a->mp_nh[12] << 24 | (uint32_t)a->mp_nh[13] << 16 |
-		     (uint32_t)a->mp_nh[14] << 8 | a->mp_nh[15]) - 1;
+		     (uint32_t)a->mp_nh[14] << 8 | a->mp_nh[15]) -
+		    1;
 	}
 	return v < m->n_feeders ? (int64_t)v : -1;
 }
@@ -118,8 +119,7 @@ route_remove(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, struct
 }
 
 static void
-route_set(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, uint16_t nv,
-          struct delta *d)
+route_set(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, uint16_t nv, struct delta *d)
 {
 	const struct lg_pent *e = &m->tab.e[idx];
 
@@ -159,7 +159,8 @@ corrupt_log(struct lg_sess *s, const struct bgp_prefix *p, const char *why, int6
 	s->sp->corrupt_logged++;
 	inet_ntop(p->af == BGP_AF_IPV4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
 	snprintf(pfx, sizeof(pfx), "%s/%u", a, p->len);
-	fprintf(stderr, "routehub-loadgen: spoke %u: wrong route for %s: %s (next hop of feeder %lld)\n",
+	fprintf(stderr,
+	        "routehub-loadgen: spoke %u: wrong route for %s: %s (next hop of feeder %lld)\n",
 	        s->idx, pfx, why, (long long)f);
 }
 
@@ -180,8 +181,8 @@ old_path(const struct lg_model *m, const struct lg_pent *e, uint64_t phash, uint
 
 /* Announced prefixes of one family, all with the same attributes. */
 static void
-announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs *a,
-             bool path_ok, uint64_t phash, struct delta *d)
+announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs *a, bool path_ok,
+             uint64_t phash, struct delta *d)
 {
 	const struct lg_model *m = s->w->m;
 	struct lg_spoke *sp = s->sp;
@@ -210,8 +211,10 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs
 		e = &m->tab.e[idx];
 		if (f < 0 || f < m->groups[e->group].first ||
 		    f >= m->groups[e->group].first + m->groups[e->group].count) {
-			corrupt_log(s, &p, f < 0 ? "next hop is no feeder's" :
-			                           "next hop of a feeder that does not announce it", f);
+			corrupt_log(s, &p,
+			            f < 0 ? "next hop is no feeder's"
+			                  : "next hop of a feeder that does not announce it",
+			            f);
 			route_set(m, sp, (uint32_t)idx, LG_ST_CORRUPT, d);
 			continue;
 		}
@@ -232,12 +235,15 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs
 		{
 			char why[320], path[200];
 			if (a->mask & (1ull << BGP_ATTR_AS_PATH))
-				bgp_aspath_format(a->aspath.p, a->aspath.len, 1, path, sizeof(path));
+				bgp_aspath_format(a->aspath.p, a->aspath.len, 1, path,
+				                  sizeof(path));
 			else
 				snprintf(path, sizeof(path), "(none)");
-			snprintf(why, sizeof(why), "AS path %s, expected %s%u and the set's path "
-			         "(--rs-asn %s)", path, prepend ? "the route server's ASN, " : "",
-			         m->feeders[f].asn, m->transparent ? "transparent" : "N");
+			snprintf(why, sizeof(why),
+			         "AS path %s, expected %s%u and the set's path "
+			         "(--rs-asn %s)",
+			         path, prepend ? "the route server's ASN, " : "", m->feeders[f].asn,
+			         m->transparent ? "transparent" : "N");
 			corrupt_log(s, &p, why, f);
 		}
 		route_set(m, sp, (uint32_t)idx, LG_ST_CORRUPT, d);
@@ -302,7 +308,8 @@ lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len)
 		 * wrong; the prefixes go, and count against it. */
 		if (s->sp->corrupt_logged++ < 3 &&
 		    atomic_fetch_add_explicit(&corrupt_lines, 1, memory_order_relaxed) < 10)
-			fprintf(stderr, "routehub-loadgen: spoke %u: UPDATE treated as withdraw: %s\n",
+			fprintf(stderr,
+			        "routehub-loadgen: spoke %u: UPDATE treated as withdraw: %s\n",
 			        s->idx, u.err.reason ? u.err.reason : "?");
 		d.corrupt_total++;
 		withdraw_run(s, &u.nlri, &d);
@@ -360,7 +367,8 @@ lg_spoke_matches(const struct lg_model *m, const struct lg_spoke *sp, uint32_t *
 		ni = atomic_load_explicit(&x->n_inactive[lg_gen_buf(gen)], memory_order_relaxed);
 		inactive = x->inactive[lg_gen_buf(gen)];
 		for (uint32_t i = 0; i < ni && ok; i++)
-			ok = sp->cnt_from[atomic_load_explicit(&inactive[i], memory_order_relaxed)] == 0;
+			ok = sp->cnt_from[atomic_load_explicit(&inactive[i],
+			                                       memory_order_relaxed)] == 0;
 	}
 	return ok;
 }

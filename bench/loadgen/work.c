@@ -41,7 +41,7 @@ lg_mix64(uint64_t x)
 	return x;
 }
 
-#define PATH_SEED 0x6c67706174680000ull
+#define PATH_SEED    0x6c67706174680000ull
 #define TOK_BEGIN(t) ((1ull << 32) | (t))
 #define TOK_END(t)   ((2ull << 32) | (t))
 #define MAX_TOKENS   (BGP_MAX_EXT_MSG / 2)
@@ -80,7 +80,8 @@ lg_path_hash(const uint8_t *p, size_t len, uint64_t *out)
 			tok[n++] = TOK_BEGIN(type);
 		for (unsigned k = 0; k < cnt; k++) {
 			const uint8_t *a = p + i + 2 + 4 * k;
-			tok[n++] = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+			tok[n++] = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+			           (uint32_t)a[2] << 8 | a[3];
 		}
 		if (type != BGP_ASPATH_SEQUENCE)
 			tok[n++] = TOK_END(type);
@@ -544,7 +545,8 @@ synth_asets(struct lg_model *m)
 			}
 			if (o->large_comms) {
 				for (uint32_t j = 0; j < o->large_comms; j++) {
-					uint32_t w[3] = {htonl(4200000000u), htonl(k), htonl(j + 1)};
+					uint32_t w[3] = {htonl(4200000000u), htonl(k),
+					                 htonl(j + 1)};
 					memcpy(large + 12 * j, w, 12);
 				}
 				a.mask |= 1ull << BGP_ATTR_LARGE_COMMUNITY;
@@ -552,8 +554,10 @@ synth_asets(struct lg_model *m)
 				a.large_communities.len = (uint16_t)(12 * o->large_comms);
 			}
 			if (lg_aset_add(m, &a, (uint8_t)af, &id) < 0) {
-				fprintf(stderr, "routehub-loadgen: attribute set %u does not encode "
-				                "(too many communities?)\n", k);
+				fprintf(stderr,
+				        "routehub-loadgen: attribute set %u does not encode "
+				        "(too many communities?)\n",
+				        k);
 				return -1;
 			}
 		}
@@ -607,8 +611,11 @@ lg_model_synth(struct lg_model *m)
 			bool fresh = false, v6 = o->v6_pct && rng_next(&rs) % 100 < o->v6_pct;
 			for (tries = 0; !fresh; tries++) {
 				if (tries > 1000) {
-					fprintf(stderr, "routehub-loadgen: cannot find %u distinct prefixes "
-					                "with this --len-mix\n", per * n_groups);
+					fprintf(
+					    stderr,
+					    "routehub-loadgen: cannot find %u distinct prefixes "
+					    "with this --len-mix\n",
+					    per * n_groups);
 					free(cnt);
 					return -1;
 				}
@@ -671,7 +678,7 @@ lg_enc_sess(const struct lg_model *m, struct bgp_sess *s)
  * as it takes, each as full as the message size (or --max-per-update) lets. */
 int
 lg_emit_announce(const struct lg_model *m, struct lg_sbuf *b, const uint8_t *attrs, size_t alen,
-              uint8_t af, const struct bgp_prefix *pfx, size_t n)
+                 uint8_t af, const struct bgp_prefix *pfx, size_t n)
 {
 	struct bgp_sess s;
 	size_t max, fixed, i = 0;
@@ -681,7 +688,8 @@ lg_emit_announce(const struct lg_model *m, struct lg_sbuf *b, const uint8_t *att
 	max = bgp_sess_max_msg(&s);
 	fixed = BGP_UPDATE_MIN_LEN + alen + (af == BGP_AF_IPV6 ? 1 : 0);
 	while (i < n) {
-		struct bgp_update_spec spec = {.mp_unreach_af = -1, .attrs = attrs, .attrs_len = alen};
+		struct bgp_update_spec spec = {
+		    .mp_unreach_af = -1, .attrs = attrs, .attrs_len = alen};
 		size_t k = 0, used = fixed, len;
 		uint8_t *d;
 		while (i + k < n && k < maxpu) {
@@ -714,8 +722,8 @@ lg_emit_announce(const struct lg_model *m, struct lg_sbuf *b, const uint8_t *att
 }
 
 int
-lg_emit_withdraw(const struct lg_model *m, struct lg_sbuf *b, uint8_t af, const struct bgp_prefix *pfx,
-              size_t n)
+lg_emit_withdraw(const struct lg_model *m, struct lg_sbuf *b, uint8_t af,
+                 const struct bgp_prefix *pfx, size_t n)
 {
 	struct bgp_sess s;
 	size_t max, fixed, i = 0;
@@ -853,15 +861,18 @@ encode_feeder(struct lg_model *m, struct lg_feeder *f, uint32_t churn_batch)
 				cap_ch = cap_ch ? cap_ch * 2 : 1024;
 				c->off = realloc(c->off, cap_ch * sizeof(*c->off));
 				c->mlen = realloc(c->mlen, cap_ch * sizeof(*c->mlen));
-				c->stamp_off = realloc(c->stamp_off, cap_ch * sizeof(*c->stamp_off));
+				c->stamp_off =
+				    realloc(c->stamp_off, cap_ch * sizeof(*c->stamp_off));
 				c->npfx = realloc(c->npfx, cap_ch * sizeof(*c->npfx));
 				if (!c->off || !c->mlen || !c->stamp_off || !c->npfx)
 					goto out;
 			}
 			d = sbuf_reserve(&ch, bgp_sess_max_msg(&s));
 			if (!d || bgp_update_encode(&spec, &s, d, bgp_sess_max_msg(&s), &len) < 0) {
-				fprintf(stderr, "routehub-loadgen: churn batch %u does not fit in one "
-				                "UPDATE\n", churn_batch);
+				fprintf(stderr,
+				        "routehub-loadgen: churn batch %u does not fit in one "
+				        "UPDATE\n",
+				        churn_batch);
 				goto out;
 			}
 			at = memmem(d, len, ph, 12);
@@ -896,15 +907,17 @@ lg_model_encode(struct lg_model *m)
 		if (ph->kind != LG_PH_CHURN)
 			continue;
 		if (batch && ph->batch != batch) {
-			fprintf(stderr, "routehub-loadgen: churn phases must share one batch= value "
-			                "(churn messages are encoded in advance)\n");
+			fprintf(stderr,
+			        "routehub-loadgen: churn phases must share one batch= value "
+			        "(churn messages are encoded in advance)\n");
 			return -1;
 		}
 		batch = ph->batch;
 	}
 	for (uint32_t i = 0; i < m->n_feeders; i++) {
 		if (encode_feeder(m, &m->feeders[i], batch) < 0) {
-			fprintf(stderr, "routehub-loadgen: encoding the streams of feeder %u failed\n", i);
+			fprintf(stderr,
+			        "routehub-loadgen: encoding the streams of feeder %u failed\n", i);
 			return -1;
 		}
 	}

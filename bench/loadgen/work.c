@@ -430,14 +430,26 @@ rng_next(uint64_t *s)
 	return lg_mix64(*s);
 }
 
+/* Does a/l overlap r/rl (one contains the other)? */
 static bool
-v4_reserved(uint32_t a)
+v4_overlaps(uint32_t a, unsigned l, uint32_t r, unsigned rl)
+{
+	unsigned k = l < rl ? l : rl;
+
+	return k == 0 || (a >> (32 - k)) == (r >> (32 - k));
+}
+
+/* Prefixes the workload never announces: special-use space (RFC 6890),
+ * and anything overlapping the next-hop range or loopback, so that no
+ * daemon resolves a next hop through a route of the workload. */
+static bool
+v4_reserved(uint32_t a, unsigned l)
 {
 	uint8_t o = (uint8_t)(a >> 24);
 
-	return o == 0 || o == 10 || o == 127 || o >= 224 || (a & 0xfffe0000u) == LG_NH4_BASE ||
-	       (a & 0xffff0000u) == 0xa9fe0000u || (a & 0xfff00000u) == 0xac100000u ||
-	       (a & 0xffff0000u) == 0xc0a80000u;
+	return o == 0 || o == 10 || o >= 224 || v4_overlaps(a, l, 0x7f000000u, 8) ||
+	       v4_overlaps(a, l, LG_NH4_BASE, 15) || v4_overlaps(a, l, 0xa9fe0000u, 16) ||
+	       v4_overlaps(a, l, 0xac100000u, 12) || v4_overlaps(a, l, 0xc0a80000u, 16);
 }
 
 static uint8_t
@@ -465,7 +477,7 @@ gen_prefix(uint64_t *rs, bool v6, const uint32_t *mix4, uint32_t t4, struct bgp_
 		uint8_t l = pick_len(mix4, t4, rng_next(rs));
 		do
 			a = (uint32_t)rng_next(rs) & (l ? 0xffffffffu << (32 - l) : 0);
-		while (v4_reserved(a));
+		while (v4_reserved(a, l));
 		a = htonl(a);
 		p->af = BGP_AF_IPV4;
 		p->len = l;
@@ -481,11 +493,12 @@ gen_prefix(uint64_t *rs, bool v6, const uint32_t *mix4, uint32_t t4, struct bgp_
 			}
 			x -= v6_mix[i];
 		}
-		/* 2000::/3 minus the benchmark range 2001:2::/48 */
+		/* 2000::/3, nothing overlapping the next-hop range 2001:2::/48 */
 		do {
 			hi = (rng_next(rs) & 0x1fffffffffffffffull) | 0x2000000000000000ull;
 			hi &= l >= 64 ? ~0ull : ~0ull << (64 - l);
-		} while ((hi >> 16) == 0x200100020000ull >> 16);
+		} while ((hi >> (64 - (l < 48 ? l : 48))) ==
+		         (0x2001000200000000ull >> (64 - (l < 48 ? l : 48))));
 		p->af = BGP_AF_IPV6;
 		p->len = l;
 		for (int i = 0; i < 8; i++)

@@ -545,8 +545,10 @@ bgp_update_decode(const uint8_t *buf, size_t len, const struct bgp_sess *s, stru
 			outcome(u, BGP_ACT_WITHDRAW, "AS_PATH missing");
 		if (u->nlri.count && !(seen[0] & (1ull << BGP_ATTR_NEXT_HOP)))
 			outcome(u, BGP_ACT_WITHDRAW, "NEXT_HOP missing");
-		if (s->ibgp && !(seen[0] & (1ull << BGP_ATTR_LOCAL_PREF)))
-			outcome(u, BGP_ACT_WITHDRAW, "LOCAL_PREF missing on an internal session");
+		/* LOCAL_PREF is well-known discretionary (RFC 4271 §5): a
+		 * speaker must send it to internal peers (§5.1.5), but its
+		 * absence is not a missing mandatory attribute; the decision
+		 * process takes the default degree of preference (100). */
 	}
 
 	/* RFC 4724 §2: End-of-RIB markers. */

@@ -361,6 +361,14 @@ apply(struct shard *sh, const struct rib_op *op)
 			peer_sweep(sh, sp, op->af, true);
 		break;
 	case RIB_OP_DUMP:
+		/* Nothing to send: done at once. Otherwise a queued dump would
+		 * run after later changes already reached the peer through its
+		 * update group, and send them a second time. */
+		if (rib_tree_count(sh->tree[0]) == 0 && rib_tree_count(sh->tree[1]) == 0) {
+			if (x && x->dump_done)
+				x->dump_done(sh->s->c.exp_arg, sh->idx, op->peer_id);
+			break;
+		}
 		/* Appended: dumps run in request order, IPv4 then IPv6. */
 		for (int af = 0; af < 2; af++) {
 			struct dump *d = calloc(1, sizeof(*d)), **pp = &sh->dumps;
@@ -547,8 +555,13 @@ shard_main(void *arg)
 		unsigned got = drain(sh);
 		if (got || sh->dirty)
 			decide_dirty(sh);
-		if (got)
+		if (got) {
+			/* A dump advances by one chunk per round even under a
+			 * steady stream of ops: a new peer is not starved. */
+			if (sh->dumps)
+				dump_step(sh);
 			continue;
+		}
 		/* Between bursts: link and unlink the tree nodes of the last
 		 * burst in address order (radix.c). */
 		rib_tree_sync(sh->tree[0]);

@@ -249,7 +249,7 @@ struct bgp_error {
 struct bgp_sess {
 	bool as4;          /* 4-octet AS numbers negotiated (RFC 6793) */
 	bool ext_msg;      /* extended messages negotiated (RFC 8654) */
-	bool ibgp;         /* internal peer: LOCAL_PREF expected, confed segments allowed */
+	bool ibgp;         /* internal peer: LOCAL_PREF kept (not discarded), confed segments allowed */
 	uint8_t af[BGP_AF_MAX];          /* families negotiated */
 	uint8_t addpath_rx[BGP_AF_MAX];  /* we receive path identifiers */
 	uint8_t addpath_tx[BGP_AF_MAX];  /* we send path identifiers */

@@ -678,10 +678,11 @@ static const struct upd_case upd_cases[] = {
 	  .nlri = NLRI1, .action = BGP_ACT_WITHDRAW },
 	{ .what = "COMMUNITIES length 0 (RFC 7606 §7.8: non-zero multiple of 4)",
 	  .attrs = BASE2 "c0 08 00", .nlri = NLRI1, .action = BGP_ACT_WITHDRAW },
-	/* bgp.h: on an internal session LOCAL_PREF is expected (RFC 4271 §5.1.5:
-	 * a speaker MUST include it towards internal peers). */
-	{ .what = "LOCAL_PREF missing from iBGP", .ibgp = true, .attrs = BASE2, .nlri = NLRI1,
-	  .action = BGP_ACT_WITHDRAW },
+	/* LOCAL_PREF is well-known discretionary (RFC 4271 §5): its absence on
+	 * an internal session is no missing mandatory attribute (RFC 7606 §3d);
+	 * the route is kept and gets the default preference. */
+	{ .what = "LOCAL_PREF missing from iBGP (discretionary)", .ibgp = true, .attrs = BASE2,
+	  .nlri = NLRI1, .action = BGP_ACT_OK },
 	{ .what = "ORIGINATOR_ID length 5 (RFC 7606 §7.9)", .ibgp = true,
 	  .attrs = BASE2 LP "80 09 05 c0000201 00", .nlri = NLRI1, .action = BGP_ACT_WITHDRAW },
 	{ .what = "CLUSTER_LIST length 6 (RFC 7606 §7.10)", .ibgp = true,

@@ -1241,6 +1241,14 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 		} else {
 			const uint8_t *c = canon;
 			info_of(u, canon, len, &info);
+			{
+				/* RFC 4271 §9.1.2: our own AS in the path is a loop;
+				 * such a route takes no part in the decision. */
+				struct bgp_attr at;
+				if (bgp_attr_find(canon, len, BGP_ATTR_AS_PATH, &at) == 0 &&
+				    bgp_aspath_contains(at.val, at.len, x->local_as))
+					withdraw_all = true;
+			}
 			if (p->cp->ibgp) {
 				/* RFC 4456 §8: loops through us are dropped. */
 				struct bgp_attr at;

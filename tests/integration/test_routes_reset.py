@@ -48,6 +48,9 @@ Checks (each prints PASS/FAIL; the run ends with `N passed, M failed`):
   reconnect-exabgp f1 is started again: its routes come back, 10.99.0.0/24 is f1's.
   hard-reset-bird  `birdc disable` at f2 (NOTIFICATION Cease): every spoke loses
                    exactly f2's routes; `birdc enable`: they come back.
+  spoke-reconnect  s1 is disabled; meanwhile f1 withdraws a prefix and adds one; s1
+                   comes back with exactly the current table and then follows a
+                   later withdrawal.
   hard-reset-raw   the raw speaker closes its TCP connection: its routes go.
 
 Exit 0 passed, 1 failed, 77 skipped (routehubd or a daemon binary missing).
@@ -564,6 +567,26 @@ def checks(lab, run, rh, f1, f2, f3, f4, s1, s2, t0):
         for s in spokes:
             expect_table(s, want(s.asn))
     run.check('hard-reset-bird', hard_reset_bird)
+
+    def spoke_reconnect():
+        # s1 goes away; while it is gone f1 withdraws one prefix and adds another.
+        s1.birdc('disable', s1.proto_name(rh.address))
+        wait_for(lambda: peer(s1.address)['state'] != 'Established', T, what='s1 session down')
+        f1.withdraw('10.10.1.0/24')
+        del f1_now['10.10.1.0/24']
+        a = dict(next_hop='198.18.10.2', communities=['65001:2'])
+        f1.announce(['10.10.2.0/24'], **a)
+        f1_now['10.10.2.0/24'] = a
+        expect_table(s2, want(s2.asn))
+        s1.birdc('enable', s1.proto_name(rh.address))
+        s1.wait_established(rh.address, timeout=T)
+        expect_table(s1, want(s1.asn))
+        # And the rejoined member still gets later changes (its group's state).
+        f1.withdraw('10.10.2.0/24')
+        del f1_now['10.10.2.0/24']
+        for s in spokes:
+            expect_table(s, want(s.asn))
+    run.check('spoke-reconnect', spoke_reconnect)
 
     def hard_reset_raw():
         f3.close()

@@ -25,6 +25,9 @@ Checks (each prints PASS/FAIL; the run ends with `N passed, M failed`):
                other route is unchanged (exact tables again).
   reannounce   the feeder changes the attributes of a prefix (new communities, MED,
                next hop): every spoke gets the new attributes (implicit withdraw).
+  bulk         f1 adds 2,000 prefixes (two attribute sets): exact tables everywhere;
+               s4 (BIRD, AS 65104), started only now, gets the whole table from
+               routehubd's table dump; f1 withdraws them all: gone everywhere.
 
 Exit 0 passed, 1 failed, 77 skipped (routehubd or a daemon binary missing).
 Environment: RH_BIN (routehubd, routehubctl), RH_KEEP_LAB=1 keeps the lab directory.
@@ -44,7 +47,8 @@ T = 30          # bound of every wait, seconds
 RH_ASN = 65515
 RH_ID = '10.255.0.1'
 F1_ASN, F2_ASN = 65001, 65002
-S1_ASN, S2_ASN, S3_ASN = 65101, 65102, 65103
+S1_ASN, S2_ASN, S3_ASN, S4_ASN = 65101, 65102, 65103, 65104
+BULK = [f'10.{100 + i // 256}.{i % 256}.0/24' for i in range(2000)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -205,6 +209,9 @@ def scenario(lab, t0):
     s1 = Bird(lab, 's1', S1_ASN, '10.0.11.1', lab.address())
     s2 = Gobgp(lab, 's2', S2_ASN, '10.0.12.1', lab.address())
     s3 = Exabgp(lab, 's3', S3_ASN, '10.0.13.1', lab.address())
+    # s4 joins late (see 'bulk'): routehubd knows it from the start.
+    s4_addr = lab.address()
+    rh.add_neighbor(s4_addr, S4_ASN, passive=True, name='s4')
     for d in (f1, f2, s1, s3):
         rh.add_neighbor(d.address, d.asn, passive=True, name=d.name)
         d.add_neighbor(rh.address, rh.asn)
@@ -292,6 +299,33 @@ def scenario(lab, t0):
         f1_now['10.1.1.0/24'] = a
         tables(f1_now, f2_now)
     run.check('reannounce', reannounce)
+
+    def bulk():
+        # 2,000 prefixes in two attribute sets (many prefixes per UPDATE), then a
+        # spoke that joins only now and gets them through the table dump (several
+        # chunks per shard), then all withdrawn.
+        a = dict(next_hop='198.18.100.1', as_path=[64601], communities=['65001:1000'])
+        b = dict(next_hop='198.18.100.2', as_path=[64602, 64603], large_communities=['65001:0:1000'])
+        f1.announce(BULK[0::2], **a)
+        f1.announce(BULK[1::2], **b)
+        for i, p in enumerate(BULK):
+            f1_now[p] = a if i % 2 == 0 else b
+        tables(f1_now, f2_now)
+        s4 = Bird(lab, 's4', S4_ASN, '10.0.14.1', s4_addr)
+        s4.add_neighbor(rh.address, rh.asn)
+        s4.start()
+        s4.wait_established(rh.address, timeout=T)
+        w = expected(f1_now, F1_ASN, True, exclude_asn=S4_ASN)
+        w.update(expected(f2_now, F2_ASN, True, exclude_asn=S4_ASN))
+        expect_table(s4, w, bird_f)
+        f1.withdraw(BULK)
+        for p in BULK:
+            del f1_now[p]
+        tables(f1_now, f2_now)
+        w = expected(f1_now, F1_ASN, True, exclude_asn=S4_ASN)
+        w.update(expected(f2_now, F2_ASN, True, exclude_asn=S4_ASN))
+        expect_table(s4, w, bird_f)
+    run.check('bulk', bulk)
 
     def loop_check_final():
         # After all of the above, the 65103 route still never reached s3.

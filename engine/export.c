@@ -68,8 +68,6 @@ struct exp_job {
 	uint32_t target; /* group or peer id */
 	struct io_buf *buf;
 	struct attr_set *attrs; /* stored set of an announcement, for exclusions */
-	uint32_t npfx;
-	struct bgp_prefix pfx[]; /* an announcement's prefixes, for the withdrawal */
 };
 
 struct job_ring {
@@ -542,13 +540,14 @@ static void
 emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af, const struct bgp_prefix *v, size_t n)
 {
 	struct exp *x = c->x;
-	size_t sz = sizeof(struct exp_job) + (c->stored ? n * sizeof(struct bgp_prefix) : 0);
 
+	(void)v;
+	(void)n;
 	for (unsigned io = 0; io < x->nio; io++) {
 		struct exp_job *j;
 		if (c->type == JOB_PEER && io != c->io_only)
 			continue;
-		j = malloc(sz);
+		j = malloc(sizeof(*j));
 		if (!j)
 			continue;
 		j->type = (uint8_t)c->type;
@@ -556,9 +555,6 @@ emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af, const struct bgp_prefix
 		j->target = c->target;
 		j->buf = io_buf_ref(buf);
 		j->attrs = c->stored ? attr_ref(c->stored) : NULL;
-		j->npfx = c->stored ? (uint32_t)n : 0;
-		if (c->stored)
-			memcpy(j->pfx, v, n * sizeof(*v));
 		job_push(x, c->shard, io, j);
 	}
 	io_buf_unref(buf);
@@ -921,7 +917,13 @@ send_buf(struct peer *p, struct io_buf *b)
 		return;
 	io_conn_stats(c, &st);
 	if (st.sendq_bytes > EXP_SENDQ_LIMIT) {
-		out_of_sync(p);
+		/* Reset from exp_poll, not from here: this may run nested in
+		 * a ring wait, where a session reset must not start. */
+		if (!p->exp.oos) {
+			p->exp.oos = true;
+			p->sl->oos_pending = true;
+			io_loop_wake(p->sl->io);
+		}
 		return;
 	}
 	if (io_conn_send(c, b) == 0)
@@ -950,24 +952,43 @@ withdrawal_for(struct exp *x, const struct exp_job *j, const struct bgp_sess *en
 {
 	static __thread uint8_t scratch[BGP_MAX_EXT_MSG];
 	const size_t max = bgp_sess_max_msg(enc);
+	const struct bgp_nlri *run;
 	struct bgp_update_spec sp;
+	struct bgp_update u;
+	struct bgp_prefix *v;
+	struct bgp_sess s = *enc;
 	struct io_buf *b;
-	size_t len;
+	size_t len, pos = 0, n = 0;
 
 	(void)x;
+	/* The prefixes are the announcement's own: read them back from the
+	 * message we encoded (jobs carry no copy of them). */
+	s.af[0] = s.af[1] = 1;
+	s.addpath_rx[0] = s.addpath_rx[1] = 0;
+	if (bgp_update_decode(j->buf->data, j->buf->len, &s, &u) < 0)
+		return NULL;
+	run = j->af == BGP_AF_IPV4 && u.nlri.count ? &u.nlri : &u.mp_reach;
+	v = malloc((run->count ? run->count : 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	while (n < run->count && bgp_nlri_next(run, &pos, &v[n]))
+		n++;
 	memset(&sp, 0, sizeof(sp));
 	sp.mp_unreach_af = -1;
-	if (j->af == BGP_AF_IPV4) {
-		sp.withdrawn = j->pfx;
-		sp.n_withdrawn = j->npfx;
+	if (run->af == BGP_AF_IPV4) {
+		sp.withdrawn = v;
+		sp.n_withdrawn = n;
 	} else {
-		sp.mp_unreach = j->pfx;
-		sp.n_mp_unreach = j->npfx;
-		sp.mp_unreach_af = j->af;
+		sp.mp_unreach = v;
+		sp.n_mp_unreach = n;
+		sp.mp_unreach_af = run->af;
 	}
 	/* Withdrawals are shorter than the announcement they replace. */
-	if (bgp_update_encode(&sp, enc, scratch, max, &len) < 0)
+	if (bgp_update_encode(&sp, enc, scratch, max, &len) < 0) {
+		free(v);
 		return NULL;
+	}
+	free(v);
 	b = io_buf_new(len);
 	if (!b)
 		return NULL;
@@ -1068,21 +1089,51 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 	free(j);
 }
 
-void
-exp_poll(struct exp *x, struct sess_loop *sl)
+static void
+drain_jobs(struct exp *x, struct sess_loop *sl)
 {
-	exp_flush(x, sl);
 	for (unsigned sh = 0; sh < x->nshards; sh++) {
 		struct job_ring *r = &x->rings[sh * x->nio + sl->idx];
 		struct exp_job *j;
-		/* Bounded per call: other work of the loop gets its turn. */
 		for (unsigned k = 0; k < 4096; k++) {
 			if (!jring_get(r, &j))
 				break;
 			job_run(x, sl, j);
 		}
-		if (ck_ring_size(&r->ring) > 0)
+	}
+}
+
+/* rib_shards_conf.wait: the io thread waits for a full ring to a shard;
+ * meanwhile it takes the jobs that shard may be blocked on. */
+static void
+wait_cb(void *arg, unsigned io)
+{
+	struct exp *x = arg;
+	struct timespec ts = {0, 20000};
+
+	drain_jobs(x, &x->d->loops[io]);
+	nanosleep(&ts, NULL);
+}
+
+void
+exp_poll(struct exp *x, struct sess_loop *sl)
+{
+	exp_flush(x, sl);
+	/* Bounded per call (drain_jobs): other work of the loop gets its
+	 * turn; what is left brings us back. */
+	drain_jobs(x, sl);
+	for (unsigned sh = 0; sh < x->nshards; sh++)
+		if (ck_ring_size(&x->rings[sh * x->nio + sl->idx].ring) > 0)
 			io_loop_wake(sl->io);
+	if (sl->oos_pending) {
+		sl->oos_pending = false;
+		for (struct peer *p = sl->peers, *next; p; p = next) {
+			next = p->next; /* out_of_sync may free a dynamic p */
+			if (p->exp.oos) {
+				p->exp.oos = false;
+				out_of_sync(p);
+			}
+		}
 	}
 	attr_thread_poll();
 }
@@ -1531,6 +1582,11 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	memset(&c, 0, sizeof(c));
 	c.nshards = nshards;
 	c.nio = nio;
+	/* 256 batches of up to 512 ops per (io, shard): at most ~5 MB queued
+	 * before an io thread waits for its shard. */
+	c.ring_slots = 256;
+	c.wait = wait_cb;
+	c.wait_arg = x;
 	c.decide.ecmp_through = RIB_STEP_AS_PATH;
 	c.exp = &exp_ops;
 	c.exp_arg = x;

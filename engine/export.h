@@ -41,6 +41,7 @@ struct exp_member {
 	                        BoRR went before the table, EoRR follows it */
 	uint32_t asn, bgp_id; /* the member's, for per-message exclusions */
 	uint32_t routes;      /* Adj-RIB-In size (exact when max_routes is set) */
+	bool oos;             /* send queue over its bound: reset from exp_poll */
 	struct pfx_set *held; /* prefixes held, when max_routes is set */
 };
 

@@ -92,6 +92,7 @@ struct sess_loop {
 	bool stopping;   /* shutdown in progress: refuse, no restarts */
 	bool stop_done;  /* reported to the main thread */
 	bool rib_pending; /* ops pushed since the last rib_flush */
+	bool oos_pending; /* some peer is out of sync (export.c) */
 };
 
 /* ---- session.c ---------------------------------------------------------------- */

@@ -757,8 +757,12 @@ push_batch(struct rib_shards *s, unsigned io, unsigned shard)
 	 * rather than grow memory without bound. */
 	while (!ring_put(r, *slot)) {
 		shard_wake(sh);
-		struct timespec ts = {0, 50000};
-		nanosleep(&ts, NULL);
+		if (s->c.wait) {
+			s->c.wait(s->c.wait_arg, io);
+		} else {
+			struct timespec ts = {0, 50000};
+			nanosleep(&ts, NULL);
+		}
 	}
 	*slot = NULL;
 }

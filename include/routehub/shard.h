@@ -82,6 +82,12 @@ struct rib_shards_conf {
 	struct rib_decide_opts decide;
 	const struct rib_export_ops *exp;
 	void *exp_arg;
+	/* Called on io thread `io` while it waits for room in a full ring.
+	 * The shard it waits for may itself wait for that io thread (export
+	 * jobs go the other way): the hook must let the io thread drain its
+	 * own incoming queues, or the two wait for each other forever. */
+	void (*wait)(void *arg, unsigned io);
+	void *wait_arg;
 };
 
 int rib_shards_new(struct rib_shards **out, const struct rib_shards_conf *c);

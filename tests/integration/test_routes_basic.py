@@ -25,6 +25,9 @@ Checks (each prints PASS/FAIL; the run ends with `N passed, M failed`):
                other route is unchanged (exact tables again).
   reannounce   the feeder changes the attributes of a prefix (new communities, MED,
                next hop): every spoke gets the new attributes (implicit withdraw).
+  other-attrs  extended communities, AGGREGATOR and ATOMIC_AGGREGATE reach s3 intact;
+               an unknown optional transitive attribute with the Partial bit set, an
+               unknown optional non-transitive one not at all (RFC 4271 §5).
   bulk         f1 adds 2,000 prefixes (two attribute sets): exact tables everywhere;
                s4 (BIRD, AS 65104), started only now, gets the whole table from
                routehubd's table dump; f1 withdraws them all: gone everywhere.
@@ -299,6 +302,36 @@ def scenario(lab, t0):
         f1_now['10.1.1.0/24'] = a
         tables(f1_now, f2_now)
     run.check('reannounce', reannounce)
+
+    def other_attrs():
+        # Attributes the harness does not model, sent raw through ExaBGP's API.
+        p = '10.1.9.0/24'
+        f1.send(f'neighbor {rh.address} announce route {p} next-hop 198.18.1.9 origin igp '
+                f'as-path [ {F1_ASN} ] extended-community [ target:65001:7 origin:65001:8 ] '
+                'aggregator ( 65001:10.0.1.1 ) atomic-aggregate '
+                'attribute [ 0xc8 0xc0 0x01020304 ] attribute [ 0xc9 0x80 0x0506 ]')
+        f1_now[p] = dict(next_hop='198.18.1.9', as_path=[])
+        tables(f1_now, f2_now)
+        got = exabgp_announced(s3, p)
+        if len(got) != 1:
+            raise AssertionError(f's3 got {len(got)} UPDATEs for {p}: {got}')
+        a = got[0].get('attribute') or {}
+        ext = sorted(x.get('string') for x in a.get('extended-community', []))
+        problems = []
+        if ext != ['origin:65001:0.0.0.8', 'target:65001:7']:
+            problems.append(f'extended communities {ext}')
+        if a.get('aggregator') != '65001:10.0.1.1' or a.get('atomic-aggregate') is not True:
+            problems.append(f'aggregator {a.get("aggregator")!r} atomic-aggregate '
+                            f'{a.get("atomic-aggregate")!r}')
+        # RFC 4271 §5: an unrecognised optional transitive attribute is passed on with
+        # the Partial bit set (flags 0xc0 -> 0xe0); a non-transitive one is dropped.
+        if a.get('attribute-0xC8-0xE0') != '0x01020304':
+            problems.append('optional transitive attribute 200 not passed with Partial set')
+        if any(k.startswith('attribute-0xC9') for k in a):
+            problems.append('optional non-transitive attribute 201 passed on')
+        if problems:
+            raise AssertionError(f's3 {p}: ' + '; '.join(problems) + f' (attributes {a})')
+    run.check('other-attrs', other_attrs)
 
     def bulk():
         # 2,000 prefixes in two attribute sets (many prefixes per UPDATE), then a

@@ -488,8 +488,6 @@ exportable(const struct exp_group *g, const struct rib_path *best)
 	if (g->kind == EXP_KIND_EBGP &&
 	    (i->flags & (ATTR_F_NO_EXPORT | ATTR_F_NO_EXPORT_SUB | ATTR_F_NO_PEER)))
 		return false;
-	if (!g->enc.af[best->attrs->info.nh_af < BGP_AF_MAX ? 0 : 0] && 0)
-		return false;
 	/* RFC 4456 §6: a route from a non-client goes to clients only. */
 	if (best->peer->type == RIB_PEER_IBGP && g->kind == EXP_KIND_IBGP)
 		return false;
@@ -536,13 +534,13 @@ struct emit_ctx {
 	unsigned io_only;        /* JOB_PEER: the owner loop */
 };
 
+/* One job per io thread (JOB_PEER: only the peer's) for an encoded
+ * message; takes the caller's reference to buf. */
 static void
-emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af, const struct bgp_prefix *v, size_t n)
+emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af)
 {
 	struct exp *x = c->x;
 
-	(void)v;
-	(void)n;
 	for (unsigned io = 0; io < x->nio; io++) {
 		struct exp_job *j;
 		if (c->type == JOB_PEER && io != c->io_only)
@@ -614,7 +612,7 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 		if (!buf)
 			return;
 		memcpy(buf->data, scratch, len);
-		emit(c, buf, af, v + i, k - i);
+		emit(c, buf, af);
 		i = k;
 	}
 }
@@ -755,7 +753,6 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 	struct exp *x = arg;
 	unsigned ng = atomic_load_explicit(&x->ngroups, memory_order_acquire);
 	struct adv_tab tabs[EXP_MAX_GROUPS];
-	bool used_io[64];
 
 	memset(tabs, 0, sizeof(tabs));
 	for (unsigned i = 0; i < n; i++) {
@@ -791,7 +788,6 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 			attr_unref(want);
 		e->adv_groups = groups;
 	}
-	(void)used_io;
 	for (unsigned g = 0; g < ng; g++) {
 		adv_flush(x, shard, JOB_GROUP, g, 0, &x->groups[g], &tabs[g]);
 		adv_fini(&tabs[g]);

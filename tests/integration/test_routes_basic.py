@@ -25,6 +25,8 @@ Checks (each prints PASS/FAIL; the run ends with `N passed, M failed`):
                other route is unchanged (exact tables again).
   reannounce   the feeder changes the attributes of a prefix (new communities, MED,
                next hop): every spoke gets the new attributes (implicit withdraw).
+  loop-change  f1 changes a route's path to one holding 65103: s3 loses it (the others
+               get the new path), and gets it back when the path changes back.
   other-attrs  extended communities, AGGREGATOR and ATOMIC_AGGREGATE reach s3 intact;
                an unknown optional transitive attribute with the Partial bit set, an
                unknown optional non-transitive one not at all (RFC 4271 §5).
@@ -302,6 +304,19 @@ def scenario(lab, t0):
         f1_now['10.1.1.0/24'] = a
         tables(f1_now, f2_now)
     run.check('reannounce', reannounce)
+
+    def loop_change():
+        # A path change that brings a spoke's AS into the path takes the route away
+        # from that spoke (a withdrawal, not silence), and back when it goes again.
+        p = '10.1.5.5/32'
+        looped = dict(F1_ROUTES[p], as_path=[64610, S3_ASN])
+        f1.announce([p], **looped)
+        f1_now[p] = looped
+        tables(f1_now, f2_now)
+        f1.announce([p], **F1_ROUTES[p])
+        f1_now[p] = F1_ROUTES[p]
+        tables(f1_now, f2_now)
+    run.check('loop-change', loop_change)
 
     def other_attrs():
         # Attributes the harness does not model, sent raw through ExaBGP's API.

@@ -37,6 +37,9 @@ Checks (each prints PASS/FAIL; the run ends with `N passed, M failed`):
   withdraw-winner  nva1 withdraws 10.5.1.0/24 and nva2 withdraws 10.4.1.0/24: the
                 other NVA's path becomes the best at every spoke (its next hop and
                 its AS path, prepends included).
+  community-change  the best path of 10.3.5.0/24 gains NO_EXPORT: withdrawn at the
+                eBGP spokes only; then NO_ADVERTISE: withdrawn everywhere; then
+                neither: back everywhere (exact tables after each step).
   nva-tables    the NVAs (AS 65001) receive nothing: every route has 65001 in its
                 AS path (sender-side loop check), checked on the whole event stream.
 
@@ -413,6 +416,18 @@ def scenario(lab, t0):
             if rs['10.5.1.0/24']['as_path'] != want_path or rs['10.4.1.0/24']['next_hop'] != '198.18.4.1':
                 raise AssertionError(f'{s.name}: {rs["10.5.1.0/24"]} / {rs["10.4.1.0/24"]}')
     run.check('withdraw-winner', withdraw_winner)
+
+    def community_change():
+        # The best path of 10.3.5.0/24 gains NO_EXPORT (eBGP spokes must get a
+        # withdrawal), then NO_ADVERTISE (now the iBGP ones too), then loses both.
+        p = '10.3.5.0/24'
+        base = held[(p, 'nva1')]
+        for comms in ([NO_EXPORT, '65001:5'], [NO_ADVERTISE, '65001:5'], ['65001:5']):
+            a = dict(base, communities=comms)
+            nva1.announce([p], **a)
+            held[(p, 'nva1')] = a
+            tables()
+    run.check('community-change', community_change)
 
     def nva_tables():
         for d in (nva1, nva2):

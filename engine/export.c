@@ -35,12 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <ck_ring.h>
 
 #include "routehub/io.h"
 #include "routehub/log.h"
 #include "routehub/rib.h"
-#include "routehub/tsan.h"
+#include "routehub/spsc.h"
 #include "daemon_int.h"
 #include "export.h"
 #include "session.h"
@@ -70,32 +69,6 @@ struct exp_job {
 	struct attr_set *attrs; /* stored set of an announcement, for exclusions */
 };
 
-struct job_ring {
-	struct ck_ring ring;
-	struct ck_ring_buffer *buf;
-	RH_TSAN_MUTEX /* tsan.h: TSan builds only */
-};
-
-static bool
-jring_put(struct job_ring *r, void *obj)
-{
-	bool ok;
-	RH_TSAN_LOCK(r);
-	ok = ck_ring_enqueue_spsc(&r->ring, r->buf, obj);
-	RH_TSAN_UNLOCK(r);
-	return ok;
-}
-
-static bool
-jring_get(struct job_ring *r, void *obj)
-{
-	bool ok;
-	RH_TSAN_LOCK(r);
-	ok = ck_ring_dequeue_spsc(&r->ring, r->buf, obj);
-	RH_TSAN_UNLOCK(r);
-	return ok;
-}
-
 /* Prefix set for exact Adj-RIB-In counting (max_routes). */
 struct pfx_key {
 	uint8_t af, len, used, pad;
@@ -119,7 +92,7 @@ struct exp {
 	uint32_t nfree, next_id;
 	atomic_int peer_group[RIB_MAX_PEERS];
 	atomic_int peer_loop[RIB_MAX_PEERS];
-	struct job_ring *rings; /* [shard * nio + io] */
+	struct rh_spsc *rings; /* [shard * nio + io] */
 	struct peer **by_id;    /* slot owned by the peer's io thread */
 	uint8_t *gone;          /* shards that forgot the id; owner io thread */
 	struct peer **members;  /* [io * EXP_MAX_GROUPS + g]: list heads */
@@ -499,10 +472,10 @@ exportable(const struct exp_group *g, const struct rib_path *best)
 static void
 job_push(struct exp *x, unsigned shard, unsigned io, struct exp_job *j)
 {
-	struct job_ring *r = &x->rings[shard * x->nio + io];
+	struct rh_spsc *r = &x->rings[shard * x->nio + io];
 
 	/* Backpressure on the shard: bounded rings, the io thread drains. */
-	while (!jring_put(r, j)) {
+	while (!rh_spsc_put(r, j)) {
 		if (atomic_load_explicit(&x->stopping, memory_order_acquire)) {
 			if (j->buf)
 				io_buf_unref(j->buf);
@@ -1089,10 +1062,10 @@ static void
 drain_jobs(struct exp *x, struct sess_loop *sl)
 {
 	for (unsigned sh = 0; sh < x->nshards; sh++) {
-		struct job_ring *r = &x->rings[sh * x->nio + sl->idx];
+		struct rh_spsc *r = &x->rings[sh * x->nio + sl->idx];
 		struct exp_job *j;
 		for (unsigned k = 0; k < 4096; k++) {
-			if (!jring_get(r, &j))
+			if (!rh_spsc_get(r, &j))
 				break;
 			job_run(x, sl, j);
 		}
@@ -1119,7 +1092,7 @@ exp_poll(struct exp *x, struct sess_loop *sl)
 	 * turn; what is left brings us back. */
 	drain_jobs(x, sl);
 	for (unsigned sh = 0; sh < x->nshards; sh++)
-		if (ck_ring_size(&x->rings[sh * x->nio + sl->idx].ring) > 0)
+		if (rh_spsc_size(&x->rings[sh * x->nio + sl->idx]) > 0)
 			io_loop_wake(sl->io);
 	if (sl->oos_pending) {
 		sl->oos_pending = false;
@@ -1569,11 +1542,8 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 		atomic_init(&x->peer_loop[i], -1);
 	}
 	for (size_t i = 0; i < (size_t)nshards * nio; i++) {
-		x->rings[i].buf = calloc(JOB_RING_SLOTS, sizeof(struct ck_ring_buffer));
-		if (!x->rings[i].buf)
+		if (rh_spsc_init(&x->rings[i], JOB_RING_SLOTS) < 0)
 			goto fail;
-		ck_ring_init(&x->rings[i].ring, JOB_RING_SLOTS);
-		RH_TSAN_INIT(&x->rings[i]);
 	}
 	memset(&c, 0, sizeof(c));
 	c.nshards = nshards;
@@ -1629,14 +1599,14 @@ exp_free(struct exp *x)
 		struct exp_job *j;
 		if (!x->rings[i].buf)
 			continue;
-		while (jring_get(&x->rings[i], &j)) {
+		while (rh_spsc_get(&x->rings[i], &j)) {
 			if (j->buf)
 				io_buf_unref(j->buf);
 			if (j->attrs)
 				attr_unref(j->attrs);
 			free(j);
 		}
-		free(x->rings[i].buf);
+		rh_spsc_fini(&x->rings[i]);
 	}
 	free(x->rings);
 	free(x->members);

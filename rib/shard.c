@@ -27,11 +27,10 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-#include <ck_ring.h>
 #include <xxhash.h>
 
 #include "routehub/shard.h"
-#include "routehub/tsan.h"
+#include "routehub/spsc.h"
 
 #define DUMP_CHUNK 512
 #define DRAIN_BUDGET 64 /* batches per ring per round: keeps decisions flowing */
@@ -57,40 +56,12 @@ struct ctl {
 	int *pending;
 };
 
-struct shard_ring {
-	/* The producer (io thread) and the consumer (shard) fields of ck_ring
-	 * sit on separate cache lines inside struct ck_ring. */
-	struct ck_ring ring;
-	struct ck_ring_buffer *buf;
-	RH_TSAN_MUTEX
-};
-
-static bool
-ring_put(struct shard_ring *r, void *obj)
-{
-	bool ok;
-	RH_TSAN_LOCK(r);
-	ok = ck_ring_enqueue_spsc(&r->ring, r->buf, obj);
-	RH_TSAN_UNLOCK(r);
-	return ok;
-}
-
-static bool
-ring_get(struct shard_ring *r, void *obj)
-{
-	bool ok;
-	RH_TSAN_LOCK(r);
-	ok = ck_ring_dequeue_spsc(&r->ring, r->buf, obj);
-	RH_TSAN_UNLOCK(r);
-	return ok;
-}
-
 struct shard {
 	struct rib_shards *s;
 	unsigned idx;
 	pthread_t thread;
 	struct rib_tree *tree[2];
-	struct shard_ring *in; /* one per io thread */
+	struct rh_spsc *in; /* one per io thread */
 	int efd;
 	atomic_int sleeping;
 	atomic_int stop;
@@ -482,10 +453,10 @@ drain(struct shard *sh)
 	unsigned got = 0;
 
 	for (unsigned io = 0; io < sh->s->c.nio; io++) {
-		struct shard_ring *r = &sh->in[io];
+		struct rh_spsc *r = &sh->in[io];
 		struct rib_batch *b;
 		for (unsigned k = 0; k < DRAIN_BUDGET; k++) {
-			if (!ring_get(r, &b))
+			if (!rh_spsc_get(r, &b))
 				break;
 			for (uint32_t i = 0; i < b->n; i++) {
 				/* The index lookup is a cache miss: start the one
@@ -512,7 +483,7 @@ static bool
 rings_empty(struct shard *sh)
 {
 	for (unsigned io = 0; io < sh->s->c.nio; io++)
-		if (ck_ring_size(&sh->in[io].ring) > 0)
+		if (rh_spsc_size(&sh->in[io]) > 0)
 			return false;
 	return true;
 }
@@ -636,11 +607,8 @@ rib_shards_new(struct rib_shards **out, const struct rib_shards_conf *c)
 		if (!sh->tree[0] || !sh->tree[1] || !sh->in || !sh->peers || sh->efd < 0)
 			goto fail;
 		for (unsigned io = 0; io < c->nio; io++) {
-			sh->in[io].buf = calloc(slots, sizeof(struct ck_ring_buffer));
-			if (!sh->in[io].buf)
+			if (rh_spsc_init(&sh->in[io], slots) < 0)
 				goto fail;
-			ck_ring_init(&sh->in[io].ring, slots);
-			RH_TSAN_INIT(&sh->in[io]);
 		}
 	}
 	*out = s;
@@ -687,9 +655,9 @@ rib_shards_free(struct rib_shards *s)
 			struct rib_batch *b;
 			if (!sh->in[io].buf)
 				continue;
-			while (ring_get(&sh->in[io], &b))
+			while (rh_spsc_get(&sh->in[io], &b))
 				free(b);
-			free(sh->in[io].buf);
+			rh_spsc_fini(&sh->in[io]);
 		}
 		free(sh->in);
 		if (sh->tree[0])
@@ -749,13 +717,13 @@ push_batch(struct rib_shards *s, unsigned io, unsigned shard)
 {
 	struct rib_batch **slot = &s->open[(size_t)io * s->c.nshards + shard];
 	struct shard *sh = &s->sh[shard];
-	struct shard_ring *r = &sh->in[io];
+	struct rh_spsc *r = &sh->in[io];
 
 	if (!*slot || (*slot)->n == 0)
 		return;
 	/* Backpressure: a full ring means the shard is behind; wait for it
 	 * rather than grow memory without bound. */
-	while (!ring_put(r, *slot)) {
+	while (!rh_spsc_put(r, *slot)) {
 		shard_wake(sh);
 		if (s->c.wait) {
 			s->c.wait(s->c.wait_arg, io);

@@ -332,6 +332,59 @@ h_reload(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct 
 	cfg_errs_fini(&errs);
 }
 
+/* POST /v1/reset/NAME?mode=in|out|hard&message=TEXT: operator resets. NAME
+ * is a peer entry's name (a range: all its dynamic neighbours) or a peer's
+ * address. */
+static void
+h_reset(struct rh_api *a, struct MHD_Connection *conn, const char *name, struct api_resp *r)
+{
+	const char *mode = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "mode");
+	const char *msg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "message");
+	const struct cfg_peer *cp = cfg_peer_find(daemon_cfg(a->d), name);
+	struct daemon_peer_info *v = NULL;
+	enum daemon_reset m;
+	size_t n = 0;
+	int sessions = 0;
+
+	if (!mode || strcmp(mode, "in") == 0)
+		m = DAEMON_RESET_IN;
+	else if (strcmp(mode, "out") == 0)
+		m = DAEMON_RESET_OUT;
+	else if (strcmp(mode, "hard") == 0)
+		m = DAEMON_RESET_HARD;
+	else {
+		resp_error(r, MHD_HTTP_BAD_REQUEST, "mode=%s: expected in, out or hard", mode);
+		return;
+	}
+	if (msg && strlen(msg) > 255) {
+		resp_error(r, MHD_HTTP_BAD_REQUEST,
+		           "message: at most 255 octets (RFC 8203 shutdown communication)");
+		return;
+	}
+	if (peers_get(a, &v, &n, r) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cp ? v[i].name : v[i].address, name) == 0 &&
+		    strcmp(v[i].state, "Established") == 0)
+			sessions++;
+	free(v);
+	if (!cp && sessions == 0) {
+		resp_error(r, MHD_HTTP_NOT_FOUND, "no peer named '%s' (nor an established one "
+		                                  "with that address)", name);
+		return;
+	}
+	if (daemon_peer_reset(a->d, cp ? name : NULL, cp ? NULL : name, m,
+	                      msg ? msg : "reset by the operator") < 0) {
+		resp_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "reset could not be queued");
+		return;
+	}
+	resp_json(r, MHD_HTTP_OK,
+	          json_pack("{s:s, s:s, s:i}", "peer", name, "mode",
+	                    m == DAEMON_RESET_IN ? "soft in" : m == DAEMON_RESET_OUT ? "soft out"
+	                                                                             : "hard",
+	                    "sessions", sessions));
+}
+
 /* ---- routes ------------------------------------------------------------------------ */
 
 static const char *
@@ -931,7 +984,7 @@ static const struct route routes[] = {
     {"/v1/status", "GET", h_status}, {"/v1/peers", "GET", h_peers},
     {"/v1/peers/", "GET", h_peer},   {"/v1/routes", "GET", h_routes},
     {"/v1/rib", "GET", h_rib},       {"/v1/reload", "POST", h_reload},
-    {"/metrics", "GET", h_metrics},
+    {"/v1/reset/", "POST", h_reset}, {"/metrics", "GET", h_metrics},
 };
 
 static void

@@ -675,6 +675,7 @@ enum ctl_what {
 	CTL_ROUTE,  /* one prefix or the longest match: every path in detail */
 	CTL_RIB,
 	CTL_RELOAD,
+	CTL_RESET,
 	CTL_METRICS,
 };
 
@@ -968,6 +969,13 @@ usage_to(FILE *f, const char *cmd)
 		    "  routes PREFIX         that prefix exactly, every path in detail\n"
 		    "  routes ADDRESS        the longest prefix matching it (also: match ADDRESS)\n"
 		    "  routes peer NAME      the routes received from a peer (name or address)\n");
+	else if (strcmp(cmd, "reset") == 0)
+		fprintf(f, "usage: routehubctl [OPTIONS] reset NAME|ADDRESS [in|out|hard] [MESSAGE]\n"
+		           "  in    soft reset in (default): ask the peer to send its routes again\n"
+		           "        (ROUTE-REFRESH; a hard reset if it does not support it)\n"
+		           "  out   soft reset out: send the peer our table again\n"
+		           "  hard  Cease/Administrative Reset with MESSAGE (RFC 8203), reconnect\n"
+		           "  NAME of a range entry resets every dynamic neighbour of it\n");
 	else if (strcmp(cmd, "reload") == 0)
 		fprintf(f, "usage: routehubctl [OPTIONS] reload\n"
 		           "  re-read the configuration file; on errors the running configuration\n"
@@ -996,6 +1004,12 @@ ctl_metrics_usage(void)
 	usage_to(stderr, "metrics");
 }
 
+void
+ctl_reset_usage(void)
+{
+	usage_to(stderr, "reset");
+}
+
 /* The daemon's {"error": ...} (and "errors": [...]) on err. */
 static void
 print_error(FILE *err, const struct ctl_resp *r)
@@ -1020,7 +1034,7 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 	struct ctl_target t;
 	struct ctl_resp r;
 	enum ctl_what what;
-	char path[1024], name[400], e[512];
+	char path[1600], name[400], e[512];
 	struct routes_req rq = {0};
 	const char *cmd = argv[0], *method = "GET";
 	json_t *j;
@@ -1075,6 +1089,16 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 			usage_to(err, cmd);
 			return 2;
 		}
+	} else if (strcmp(cmd, "reset") == 0) {
+		if (argc < 1 || argc > 3 ||
+		    (argc >= 2 && strcmp(argv[1], "in") != 0 && strcmp(argv[1], "out") != 0 &&
+		     strcmp(argv[1], "hard") != 0)) {
+			fprintf(err, "routehubctl reset: expected NAME|ADDRESS [in|out|hard] "
+			             "[MESSAGE]\n");
+			usage_to(err, cmd);
+			return 2;
+		}
+		what = CTL_RESET;
 	} else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "metrics") == 0) {
 		if (argc != 0) {
 			fprintf(err, "routehubctl %s: unexpected argument '%s'\n", cmd, argv[0]);
@@ -1126,6 +1150,16 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 		method = "POST";
 		snprintf(path, sizeof(path), "/v1/reload");
 		break;
+	case CTL_RESET: {
+		char msg[600];
+		method = "POST";
+		path_escape(argv[0], name, sizeof(name));
+		path_escape(argc >= 3 ? argv[2] : "", msg, sizeof(msg));
+		snprintf(path, sizeof(path), "/v1/reset/%s?mode=%s%s%s", name,
+		         argc >= 2 ? argv[1] : "in", argc >= 3 ? "&message=" : "",
+		         argc >= 3 ? msg : "");
+		break;
+	}
 	case CTL_METRICS:
 		snprintf(path, sizeof(path), "/metrics");
 		break;
@@ -1178,6 +1212,11 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 	case CTL_RELOAD:
 		fprintf(out, "reloaded %s\n", jstr(j, "config"));
 		break;
+	case CTL_RESET:
+		fprintf(out, "%s reset of %s requested (%d session%s)\n", jstr(j, "mode"),
+		        argv[0], (int)json_integer_value(json_object_get(j, "sessions")),
+		        json_integer_value(json_object_get(j, "sessions")) == 1 ? "" : "s");
+		break;
 	case CTL_METRICS:
 		break;
 	}
@@ -1202,6 +1241,12 @@ ctl_reload_main(int argc, char **argv)
 
 int
 ctl_metrics_main(int argc, char **argv)
+{
+	return ctl_api_run(argc, argv, stdout, stderr);
+}
+
+int
+ctl_reset_main(int argc, char **argv)
 {
 	return ctl_api_run(argc, argv, stdout, stderr);
 }

@@ -52,6 +52,8 @@ int ctl_api_run(int argc, char **argv, FILE *out, FILE *err);
 int ctl_show_main(int argc, char **argv);
 int ctl_reload_main(int argc, char **argv);
 int ctl_metrics_main(int argc, char **argv);
+int ctl_reset_main(int argc, char **argv);
+void ctl_reset_usage(void);
 void ctl_show_usage(void);
 void ctl_reload_usage(void);
 void ctl_metrics_usage(void);

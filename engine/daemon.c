@@ -98,6 +98,7 @@ enum cmd_type {
 	CMD_STOP_ALL,    /* shutdown: every peer gets Cease/Admin Shutdown + msg */
 	CMD_ACCEPT,      /* a connection for entry cp */
 	CMD_MD5,         /* loop 0: listener keys for the new configuration */
+	CMD_RESET,       /* operator reset of peers by name or address */
 };
 
 struct cmd {
@@ -108,6 +109,8 @@ struct cmd {
 	char *name;
 	uint8_t subcode;
 	int fd;
+	int mode; /* CMD_RESET: enum daemon_reset */
+	struct cfg_addr addr; /* CMD_RESET by address (family 0: by name) */
 	struct sockaddr_storage remote;
 	socklen_t rlen;
 	char msg[256];
@@ -153,6 +156,14 @@ cmd_run(void *arg)
 		sess_incoming(sl, c->cfg, c->cp, c->fd, (struct sockaddr *)&c->remote, c->rlen);
 		break;
 	case CMD_MD5:
+		break;
+	case CMD_RESET:
+		for (p = sl->peers; p; p = next) {
+			next = p->next; /* a hard reset may free a dynamic peer */
+			if (c->addr.family ? memcmp(&p->addr, &c->addr, sizeof(c->addr)) == 0
+			                   : strcmp(p->cp->name, c->name) == 0)
+				sess_peer_reset_op(p, c->mode, c->msg);
+		}
 		break;
 	}
 	free(c->name);
@@ -862,4 +873,32 @@ daemon_peers(struct rh_daemon *d, struct daemon_peer_info **out, size_t *n, unsi
 	}
 	snap_unref(s);
 	return r;
+}
+
+int
+daemon_peer_reset(struct rh_daemon *d, const char *name, const char *address,
+                  enum daemon_reset mode, const char *msg)
+{
+	struct cfg_addr a;
+
+	memset(&a, 0, sizeof(a));
+	if (address && cfg_addr_parse(address, &a) < 0)
+		return -1;
+	if (!address && !name)
+		return -1;
+	for (unsigned i = 0; i < d->nloops; i++) {
+		struct cmd *c = cmd_new(CMD_RESET, NULL, NULL);
+		if (!c)
+			return -1;
+		c->name = name ? strdup(name) : NULL;
+		c->addr = a;
+		c->mode = (int)mode;
+		snprintf(c->msg, sizeof(c->msg), "%s", msg ? msg : "");
+		if (post(&d->loops[i], c) < 0) {
+			free(c->name);
+			free(c);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -31,6 +31,8 @@ static const struct ctl_cmd cmds[] = {
 	{ "reload", "make routehubd re-read its configuration file", ctl_reload_main,
 	  ctl_reload_usage },
 	{ "metrics", "print routehubd's Prometheus metrics", ctl_metrics_main, ctl_metrics_usage },
+	{ "reset", "reset a peer's session: soft in, soft out or hard", ctl_reset_main,
+	  ctl_reset_usage },
 	{ "help", "list subcommands, or `help SUBCOMMAND` for its options", cmd_help, usage },
 };
 

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "routehub/daemon.h"
 #include "routehub/log.h"
 #include "daemon_int.h"
 #include "session.h"
@@ -941,4 +942,55 @@ sess_peer_reset(struct peer *p, const struct bgp_error *err)
 			return;
 		}
 	}
+}
+
+void
+sess_peer_reset_op(struct peer *p, int mode, const char *msg)
+{
+	struct bconn *b = p->conn[0];
+	const struct fsm_nego *n;
+	uint8_t data[256], buf[32];
+	struct bgp_error e;
+	size_t l, len;
+
+	if (!b || b->fsm.state != FSM_ST_ESTABLISHED)
+		return;
+	n = &b->fsm.nego;
+	if (mode == DAEMON_RESET_OUT) {
+		log_info("peer %s %s: soft reset out: sending our table again", p->cp->name,
+		         p->addrstr);
+		for (int af = 0; af < BGP_AF_MAX; af++)
+			if (n->sess.af[af])
+				exp_peer_resend(p->sl->d->exp, p->sl, p, af);
+		return;
+	}
+	if (mode == DAEMON_RESET_IN && n->rrefresh) {
+		/* RFC 2918 §3: ask the peer to send its Adj-RIB-Out again; with
+		 * RFC 7313 it frames the answer with BoRR/EoRR and we sweep. */
+		log_info("peer %s %s: soft reset in: ROUTE-REFRESH sent", p->cp->name, p->addrstr);
+		for (int af = 0; af < BGP_AF_MAX; af++) {
+			struct bgp_rrefresh rr = {.afi = bgp_af_afi(af), .subtype = BGP_RR_NORMAL,
+			                          .safi = BGP_SAFI_UNICAST};
+			if (n->sess.af[af] && bgp_rrefresh_encode(&rr, buf, sizeof(buf), &len) == 0)
+				send_copy(b, buf, len);
+		}
+		return;
+	}
+	/* Hard reset, or soft in towards a peer without route refresh. */
+	log_info("peer %s %s: %s", p->cp->name, p->addrstr,
+	         mode == DAEMON_RESET_IN ? "no route refresh: soft reset in becomes a hard reset"
+	                                 : "hard reset by the operator");
+	l = msg ? strlen(msg) : 0;
+	if (l > 255)
+		l = 255;
+	data[0] = (uint8_t)l; /* RFC 8203 §2 */
+	if (l)
+		memcpy(data + 1, msg, l);
+	memset(&e, 0, sizeof(e));
+	e.code = BGP_ERR_CEASE;
+	e.subcode = BGP_ERR_CEASE_ADMIN_RESET;
+	e.data = data;
+	e.data_len = (uint16_t)(l + 1);
+	e.reason = "administrative reset";
+	sess_peer_reset(p, &e);
 }

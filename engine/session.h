@@ -109,6 +109,9 @@ void sess_incoming(struct sess_loop *sl, const struct cfg *c, const struct cfg_p
 /* Reset the peer's established session with this NOTIFICATION (max routes,
  * out of sync). */
 void sess_peer_reset(struct peer *p, const struct bgp_error *err);
+/* Operator resets: hard (Cease/Administrative Reset with an RFC 8203 text),
+ * soft in (ROUTE-REFRESH; hard without route refresh), soft out. */
+void sess_peer_reset_op(struct peer *p, int mode, const char *msg);
 struct peer *sess_peer_find(struct sess_loop *sl, const char *name, const struct cfg_addr *addr);
 const char *sess_peer_state_name(const struct peer *p);
 enum fsm_state sess_peer_state(const struct peer *p);

@@ -183,4 +183,17 @@ struct daemon_rib_counts {
 };
 int daemon_rib_counts(struct rh_daemon *d, struct daemon_rib_counts *c);
 
+/* ---- operator resets (RFC 4271 §8, RFC 2918, RFC 7313) ---------------------- */
+enum daemon_reset {
+	DAEMON_RESET_HARD = 0, /* Cease/Administrative Reset, then reconnect */
+	DAEMON_RESET_IN,       /* soft reset in: ROUTE-REFRESH to the peer (hard if it
+	                          does not support route refresh) */
+	DAEMON_RESET_OUT,      /* soft reset out: send it our table again */
+};
+/* Reset every established session of the entry `name` (a static peer, or
+ * every dynamic neighbour of a range entry) or of the peer at `address`
+ * (NULL: by name). Asynchronous: the io threads carry it out. */
+int daemon_peer_reset(struct rh_daemon *d, const char *name, const char *address,
+                      enum daemon_reset mode, const char *msg);
+
 #endif

@@ -126,6 +126,7 @@ struct rib_tree {
 };
 
 #define RN_F_PENDING 0x4000 /* e->flags: not linked into the tree yet */
+#define RN_SYNC_BATCH 65536 /* pending links that trigger rn_sync */
 #define RN_F_DEAD    0x8000 /* e->flags: removed, waiting for rn_sync */
 
 static void rn_bug(const char *fn, const char *what) __attribute__((noreturn, cold));
@@ -636,6 +637,11 @@ rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 		x->u.ent.e.flags |= RN_F_PENDING;
 	}
 	t->count++;
+	/* Bound what waits: a full-table burst would otherwise sort (and
+	 * hold a copy of) every new key at once. Runs of this size keep most
+	 * of the locality. */
+	if (t->npend >= RN_SYNC_BATCH)
+		rn_sync(t);
 	return &x->u.ent.e;
 }
 
@@ -747,6 +753,8 @@ rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
 		return; /* never linked: rn_sync frees it */
 	if (rn_list_add(&t->dead, &t->ndead, &t->capdead, x) != 0)
 		rn_unlink(t, x); /* no room to defer */
+	else if (t->ndead >= RN_SYNC_BATCH)
+		rn_sync(t);
 }
 
 /* Address order (then length), as big-endian words: no memcmp call per

@@ -67,6 +67,7 @@ struct exp_job {
 	uint32_t target; /* group or peer id */
 	struct io_buf *buf;
 	struct attr_set *attrs; /* stored set of an announcement, for exclusions */
+	struct attr_set *prev;  /* what the group had before (NULL: nothing) */
 };
 
 /* Prefix set for exact Adj-RIB-In counting (max_routes). */
@@ -470,6 +471,18 @@ exportable(const struct exp_group *g, const struct rib_path *best)
 /* ---- shard side: encode and hand out -------------------------------------------------------------- */
 
 static void
+job_free(struct exp_job *j)
+{
+	if (j->buf)
+		io_buf_unref(j->buf);
+	if (j->attrs)
+		attr_unref(j->attrs);
+	if (j->prev)
+		attr_unref(j->prev);
+	free(j);
+}
+
+static void
 job_push(struct exp *x, unsigned shard, unsigned io, struct exp_job *j)
 {
 	struct rh_spsc *r = &x->rings[shard * x->nio + io];
@@ -477,11 +490,7 @@ job_push(struct exp *x, unsigned shard, unsigned io, struct exp_job *j)
 	/* Backpressure on the shard: bounded rings, the io thread drains. */
 	while (!rh_spsc_put(r, j)) {
 		if (atomic_load_explicit(&x->stopping, memory_order_acquire)) {
-			if (j->buf)
-				io_buf_unref(j->buf);
-			if (j->attrs)
-				attr_unref(j->attrs);
-			free(j);
+			job_free(j);
 			return;
 		}
 		io_loop_wake(x->d->loops[io].io);
@@ -505,6 +514,7 @@ struct emit_ctx {
 	uint32_t target;
 	struct attr_set *stored; /* for exclusions */
 	unsigned io_only;        /* JOB_PEER: the owner loop */
+	struct attr_set *prev;   /* the group's previous route, for exclusions */
 };
 
 /* One job per io thread (JOB_PEER: only the peer's) for an encoded
@@ -526,6 +536,7 @@ emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af)
 		j->target = c->target;
 		j->buf = io_buf_ref(buf);
 		j->attrs = c->stored ? attr_ref(c->stored) : NULL;
+		j->prev = c->prev ? attr_ref(c->prev) : NULL;
 		job_push(x, c->shard, io, j);
 	}
 	io_buf_unref(buf);
@@ -592,7 +603,8 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 
 /* Per group, the announcements of one call grouped by attribute set. */
 struct adv_item {
-	struct attr_set *stored;
+	struct attr_set *stored; /* NULL: withdrawals */
+	struct attr_set *prev;   /* what the group had (for exclusions) */
 	bool from_ibgp;
 	uint8_t af;
 	uint32_t n, cap;
@@ -604,14 +616,14 @@ struct adv_tab {
 	unsigned n, cap;
 	uint32_t *idx; /* open addressing: item index + 1, 0 empty */
 	unsigned icap; /* power of 2, at least twice n */
-	struct bgp_prefix *wd[2];
-	uint32_t nwd[2], capwd[2];
 };
 
 static unsigned
-adv_slot(const struct adv_tab *t, const struct attr_set *a, bool from_ibgp, uint8_t af)
+adv_slot(const struct adv_tab *t, const struct attr_set *a, const struct attr_set *prev,
+         bool from_ibgp, uint8_t af)
 {
-	uint64_t h = (uint64_t)(uintptr_t)a * 0x9e3779b97f4a7c15ull ^ (uint64_t)from_ibgp << 1 ^ af;
+	uint64_t h = ((uint64_t)(uintptr_t)a ^ (uint64_t)(uintptr_t)prev * 31) * 0x9e3779b97f4a7c15ull ^
+	             (uint64_t)from_ibgp << 1 ^ af;
 	return (unsigned)(h >> 32) & (t->icap - 1);
 }
 
@@ -627,7 +639,7 @@ adv_rehash(struct adv_tab *t, unsigned icap)
 	t->icap = icap;
 	for (unsigned i = 0; i < t->n; i++) {
 		const struct adv_item *it = &t->items[i];
-		unsigned s = adv_slot(t, it->stored, it->from_ibgp, it->af);
+		unsigned s = adv_slot(t, it->stored, it->prev, it->from_ibgp, it->af);
 		while (t->idx[s])
 			s = (s + 1) & (icap - 1);
 		t->idx[s] = i + 1;
@@ -638,15 +650,16 @@ adv_rehash(struct adv_tab *t, unsigned icap)
 /* The item of (attribute set, origin, family): O(1), since one burst can
  * carry as many distinct sets as prefixes (a full table has ~90,000). */
 static struct adv_item *
-adv_find(struct adv_tab *t, struct attr_set *a, bool from_ibgp, uint8_t af)
+adv_find(struct adv_tab *t, struct attr_set *a, struct attr_set *prev, bool from_ibgp, uint8_t af)
 {
 	unsigned s;
 
 	if ((t->n + 1) * 2 > t->icap && adv_rehash(t, t->icap ? t->icap * 2 : 64) < 0)
 		return NULL;
-	for (s = adv_slot(t, a, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
+	for (s = adv_slot(t, a, prev, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
 		struct adv_item *it = &t->items[t->idx[s] - 1];
-		if (it->stored == a && it->af == af && it->from_ibgp == from_ibgp)
+		if (it->stored == a && it->prev == prev && it->af == af &&
+		    it->from_ibgp == from_ibgp)
 			return it;
 	}
 	if (t->n == t->cap) {
@@ -659,6 +672,7 @@ adv_find(struct adv_tab *t, struct attr_set *a, bool from_ibgp, uint8_t af)
 	}
 	memset(&t->items[t->n], 0, sizeof(t->items[t->n]));
 	t->items[t->n].stored = a;
+	t->items[t->n].prev = prev ? attr_ref(prev) : NULL; /* e->adv moves on */
 	t->items[t->n].from_ibgp = from_ibgp;
 	t->items[t->n].af = af;
 	t->idx[s] = t->n + 1;
@@ -685,19 +699,19 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
           const struct exp_group *g, struct adv_tab *t)
 {
 	static __thread uint8_t canon[BGP_CANON_MAX / 2];
-	struct emit_ctx c = {x, shard, type, target, NULL, io_only};
+	struct emit_ctx c = {x, shard, type, target, NULL, io_only, NULL};
 
-	for (int af = 0; af < 2; af++) {
-		if (t->nwd[af] && g->enc.af[af]) {
-			c.stored = NULL;
-			encode_out(&c, &g->enc, (uint8_t)af, NULL, 0, t->wd[af], t->nwd[af]);
-		}
-		t->nwd[af] = 0;
-	}
+	/* Withdrawals first: a prefix moving between attribute sets is in one
+	 * item only, so the order within the batch does not matter. */
 	for (unsigned i = 0; i < t->n; i++) {
 		struct adv_item *it = &t->items[i];
 		size_t l;
-		if (g->enc.af[it->af]) {
+		c.prev = it->prev;
+		if (!g->enc.af[it->af]) {
+		} else if (!it->stored) {
+			c.stored = NULL;
+			encode_out(&c, &g->enc, it->af, NULL, 0, it->v, it->n);
+		} else {
 			l = canon_export(x, g, it->stored, it->from_ibgp, canon, sizeof(canon));
 			if (l) {
 				c.stored = it->stored;
@@ -705,6 +719,8 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
 			}
 		}
 		free(it->v);
+		if (it->prev)
+			attr_unref(it->prev);
 	}
 	t->n = 0;
 	if (t->idx)
@@ -716,8 +732,6 @@ adv_fini(struct adv_tab *t)
 {
 	free(t->idx);
 	free(t->items);
-	free(t->wd[0]);
-	free(t->wd[1]);
 }
 
 static void
@@ -737,19 +751,20 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 		for (unsigned g = 0; g < ng; g++) {
 			bool ok = best && exportable(&x->groups[g], best);
 			bool had = e->adv_groups & (1u << g);
+			/* The group's previous route rides along: a member it
+			 * excluded holds nothing, a member it did not may hold it. */
+			struct attr_set *prev = had ? e->adv : NULL;
+			struct adv_item *it = NULL;
 			if (ok) {
 				groups |= 1u << g;
-				if (!had || e->adv != want) {
-					struct adv_item *it = adv_find(&tabs[g], want,
-					                               best->peer->type != RIB_PEER_EBGP,
-					                               e->pfx.af);
-					if (it)
-						vec_add(&it->v, &it->n, &it->cap, &e->pfx);
-				}
+				if (!had || e->adv != want)
+					it = adv_find(&tabs[g], want, prev,
+					              best->peer->type != RIB_PEER_EBGP, e->pfx.af);
 			} else if (had) {
-				vec_add(&tabs[g].wd[e->pfx.af], &tabs[g].nwd[e->pfx.af],
-				        &tabs[g].capwd[e->pfx.af], &e->pfx);
+				it = adv_find(&tabs[g], NULL, prev, false, e->pfx.af);
 			}
+			if (it)
+				vec_add(&it->v, &it->n, &it->cap, &e->pfx);
 		}
 		/* The group Adj-RIB-Out: what each group now has. */
 		if (want)
@@ -792,7 +807,7 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		if (!e->adv)
 			e->adv = attr_ref(best->attrs);
 		e->adv_groups |= 1u << g;
-		struct adv_item *it = adv_find(&t, best->attrs, best->peer->type != RIB_PEER_EBGP,
+		struct adv_item *it = adv_find(&t, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP,
 		                               e->pfx.af);
 		if (it)
 			vec_add(&it->v, &it->n, &it->cap, &e->pfx);
@@ -1021,8 +1036,16 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 		for (p = x->members[sl->idx * EXP_MAX_GROUPS + j->target]; p; p = next) {
 			/* send_buf may reset p (out of sync) and unlink it. */
 			next = p->exp.gnext;
-			if (!excluded(p, j->attrs)) {
-				send_buf(p, j->buf);
+			if (j->attrs && !excluded(p, j->attrs)) {
+				send_buf(p, j->buf); /* the announcement */
+				continue;
+			}
+			/* Excluded from the new route (or a withdrawal): only a
+			 * member that may hold the previous one hears of it. */
+			if (!j->prev || excluded(p, j->prev))
+				continue;
+			if (!j->attrs) {
+				send_buf(p, j->buf); /* the withdrawal itself */
 				continue;
 			}
 			if (!wd)
@@ -1051,11 +1074,7 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 	}
 	if (wd)
 		io_buf_unref(wd);
-	if (j->buf)
-		io_buf_unref(j->buf);
-	if (j->attrs)
-		attr_unref(j->attrs);
-	free(j);
+	job_free(j);
 }
 
 static void
@@ -1599,13 +1618,8 @@ exp_free(struct exp *x)
 		struct exp_job *j;
 		if (!x->rings[i].buf)
 			continue;
-		while (rh_spsc_get(&x->rings[i], &j)) {
-			if (j->buf)
-				io_buf_unref(j->buf);
-			if (j->attrs)
-				attr_unref(j->attrs);
-			free(j);
-		}
+		while (rh_spsc_get(&x->rings[i], &j))
+			job_free(j);
 		rh_spsc_fini(&x->rings[i]);
 	}
 	free(x->rings);

@@ -136,7 +136,13 @@ def main():
         n = speakers['changed'].recv_notification(timeout=10)
         check((n.notification['code'], n.notification['subcode']) == (6, 6),
               f'changed peer got Cease/Other Configuration Change ({n!r})')
-        check(wait(lambda: route_count(sock, 'gone') <= 0),
+        def prefix_paths(prefix):
+            r = ctl(sock, '--json', 'show', 'routes', prefix)
+            if r.returncode != 0:
+                return -1
+            return sum(len(x.get('paths', [])) for x in json.loads(r.stdout).get('routes', []))
+        check(prefix_paths('10.71.0.0/24') == 1, 'show routes finds a held prefix')
+        check(wait(lambda: prefix_paths('10.73.0.0/24') == 0),
               'the removed peer\'s route left the RIB')
 
         # the changed peer comes back with the new hold time

@@ -67,7 +67,7 @@ struct exp_job {
 	uint32_t target; /* group or peer id */
 	struct io_buf *buf;
 	struct attr_set *attrs; /* stored set of an announcement, for exclusions */
-	struct attr_set *prev;  /* what the group had before (NULL: nothing) */
+	bool had;               /* some prefix had a route in the group before */
 };
 
 /* Prefix set for exact Adj-RIB-In counting (max_routes). */
@@ -477,8 +477,6 @@ job_free(struct exp_job *j)
 		io_buf_unref(j->buf);
 	if (j->attrs)
 		attr_unref(j->attrs);
-	if (j->prev)
-		attr_unref(j->prev);
 	free(j);
 }
 
@@ -514,7 +512,7 @@ struct emit_ctx {
 	uint32_t target;
 	struct attr_set *stored; /* for exclusions */
 	unsigned io_only;        /* JOB_PEER: the owner loop */
-	struct attr_set *prev;   /* the group's previous route, for exclusions */
+	bool had;                /* the group had routes for some of the prefixes */
 };
 
 /* One job per io thread (JOB_PEER: only the peer's) for an encoded
@@ -536,7 +534,7 @@ emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af)
 		j->target = c->target;
 		j->buf = io_buf_ref(buf);
 		j->attrs = c->stored ? attr_ref(c->stored) : NULL;
-		j->prev = c->prev ? attr_ref(c->prev) : NULL;
+		j->had = c->had;
 		job_push(x, c->shard, io, j);
 	}
 	io_buf_unref(buf);
@@ -604,7 +602,7 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 /* Per group, the announcements of one call grouped by attribute set. */
 struct adv_item {
 	struct attr_set *stored; /* NULL: withdrawals */
-	struct attr_set *prev;   /* what the group had (for exclusions) */
+	bool had;                /* the group had a route for some of these prefixes */
 	bool from_ibgp;
 	uint8_t af;
 	uint32_t n, cap;
@@ -619,10 +617,10 @@ struct adv_tab {
 };
 
 static unsigned
-adv_slot(const struct adv_tab *t, const struct attr_set *a, const struct attr_set *prev,
-         bool from_ibgp, uint8_t af)
+adv_slot(const struct adv_tab *t, const struct attr_set *a, bool had, bool from_ibgp,
+         uint8_t af)
 {
-	uint64_t h = ((uint64_t)(uintptr_t)a ^ (uint64_t)(uintptr_t)prev * 31) * 0x9e3779b97f4a7c15ull ^
+	uint64_t h = (uint64_t)(uintptr_t)a * 0x9e3779b97f4a7c15ull ^ (uint64_t)had << 2 ^
 	             (uint64_t)from_ibgp << 1 ^ af;
 	return (unsigned)(h >> 32) & (t->icap - 1);
 }
@@ -639,7 +637,7 @@ adv_rehash(struct adv_tab *t, unsigned icap)
 	t->icap = icap;
 	for (unsigned i = 0; i < t->n; i++) {
 		const struct adv_item *it = &t->items[i];
-		unsigned s = adv_slot(t, it->stored, it->prev, it->from_ibgp, it->af);
+		unsigned s = adv_slot(t, it->stored, it->had, it->from_ibgp, it->af);
 		while (t->idx[s])
 			s = (s + 1) & (icap - 1);
 		t->idx[s] = i + 1;
@@ -650,15 +648,15 @@ adv_rehash(struct adv_tab *t, unsigned icap)
 /* The item of (attribute set, origin, family): O(1), since one burst can
  * carry as many distinct sets as prefixes (a full table has ~90,000). */
 static struct adv_item *
-adv_find(struct adv_tab *t, struct attr_set *a, struct attr_set *prev, bool from_ibgp, uint8_t af)
+adv_find(struct adv_tab *t, struct attr_set *a, bool had, bool from_ibgp, uint8_t af)
 {
 	unsigned s;
 
 	if ((t->n + 1) * 2 > t->icap && adv_rehash(t, t->icap ? t->icap * 2 : 64) < 0)
 		return NULL;
-	for (s = adv_slot(t, a, prev, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
+	for (s = adv_slot(t, a, had, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
 		struct adv_item *it = &t->items[t->idx[s] - 1];
-		if (it->stored == a && it->prev == prev && it->af == af &&
+		if (it->stored == a && it->had == had && it->af == af &&
 		    it->from_ibgp == from_ibgp)
 			return it;
 	}
@@ -672,7 +670,7 @@ adv_find(struct adv_tab *t, struct attr_set *a, struct attr_set *prev, bool from
 	}
 	memset(&t->items[t->n], 0, sizeof(t->items[t->n]));
 	t->items[t->n].stored = a;
-	t->items[t->n].prev = prev ? attr_ref(prev) : NULL; /* e->adv moves on */
+	t->items[t->n].had = had;
 	t->items[t->n].from_ibgp = from_ibgp;
 	t->items[t->n].af = af;
 	t->idx[s] = t->n + 1;
@@ -699,14 +697,14 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
           const struct exp_group *g, struct adv_tab *t)
 {
 	static __thread uint8_t canon[BGP_CANON_MAX / 2];
-	struct emit_ctx c = {x, shard, type, target, NULL, io_only, NULL};
+	struct emit_ctx c = {x, shard, type, target, NULL, io_only, false};
 
 	/* Withdrawals first: a prefix moving between attribute sets is in one
 	 * item only, so the order within the batch does not matter. */
 	for (unsigned i = 0; i < t->n; i++) {
 		struct adv_item *it = &t->items[i];
 		size_t l;
-		c.prev = it->prev;
+		c.had = it->had;
 		if (!g->enc.af[it->af]) {
 		} else if (!it->stored) {
 			c.stored = NULL;
@@ -719,8 +717,6 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
 			}
 		}
 		free(it->v);
-		if (it->prev)
-			attr_unref(it->prev);
 	}
 	t->n = 0;
 	if (t->idx)
@@ -751,17 +747,18 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 		for (unsigned g = 0; g < ng; g++) {
 			bool ok = best && exportable(&x->groups[g], best);
 			bool had = e->adv_groups & (1u << g);
-			/* The group's previous route rides along: a member it
-			 * excluded holds nothing, a member it did not may hold it. */
-			struct attr_set *prev = had ? e->adv : NULL;
+			/* Whether the group had a route rides along: a member
+			 * excluded from a prefix's first route holds nothing of it
+			 * and needs no withdrawal. Withdrawals go to every member
+			 * (one message per group, not one per previous route). */
 			struct adv_item *it = NULL;
 			if (ok) {
 				groups |= 1u << g;
 				if (!had || e->adv != want)
-					it = adv_find(&tabs[g], want, prev,
+					it = adv_find(&tabs[g], want, had,
 					              best->peer->type != RIB_PEER_EBGP, e->pfx.af);
 			} else if (had) {
-				it = adv_find(&tabs[g], NULL, prev, false, e->pfx.af);
+				it = adv_find(&tabs[g], NULL, true, false, e->pfx.af);
 			}
 			if (it)
 				vec_add(&it->v, &it->n, &it->cap, &e->pfx);
@@ -807,7 +804,7 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		if (!e->adv)
 			e->adv = attr_ref(best->attrs);
 		e->adv_groups |= 1u << g;
-		struct adv_item *it = adv_find(&t, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP,
+		struct adv_item *it = adv_find(&t, best->attrs, false, best->peer->type != RIB_PEER_EBGP,
 		                               e->pfx.af);
 		if (it)
 			vec_add(&it->v, &it->n, &it->cap, &e->pfx);
@@ -1036,18 +1033,14 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 		for (p = x->members[sl->idx * EXP_MAX_GROUPS + j->target]; p; p = next) {
 			/* send_buf may reset p (out of sync) and unlink it. */
 			next = p->exp.gnext;
-			if (j->attrs && !excluded(p, j->attrs)) {
-				send_buf(p, j->buf); /* the announcement */
+			if (!j->attrs || !excluded(p, j->attrs)) {
+				send_buf(p, j->buf); /* the announcement, or a withdrawal */
 				continue;
 			}
-			/* Excluded from the new route (or a withdrawal): only a
-			 * member that may hold the previous one hears of it. */
-			if (!j->prev || excluded(p, j->prev))
+			/* Excluded from the new route: only if the group had a
+			 * route for these prefixes may p hold one to withdraw. */
+			if (!j->had)
 				continue;
-			if (!j->attrs) {
-				send_buf(p, j->buf); /* the withdrawal itself */
-				continue;
-			}
 			if (!wd)
 				wd = withdrawal_for(x, j, &x->groups[j->target].enc);
 			if (wd)

@@ -48,8 +48,13 @@ def figures(scen, lg):
     if 'refresh' in p and p['refresh'].get('ok'):
         f['refresh_out_s'] = p['refresh']['converge_s']
     if scen.soft_reset and 'pause#2' in p:
+        # spokes: UPDATEs received while the daemon refreshed its feeders (should be 0);
+        # feeders: what they re-sent in answer to the daemon's ROUTE-REFRESH (the
+        # loadgen counts that as messages and bytes, not UPDATEs)
         f['softin_spoke_updates'] = p['pause#2']['rx_updates']
-        f['softin_feeder_updates'] = p['pause#2']['tx_updates']
+        sent, want = p['pause#2']['tx_bytes'], (p.get('announce') or {}).get('tx_bytes') or 0
+        f['softin_feeders'] = ('all' if want and sent >= want else 'none' if sent < 100 * 19
+                               else f'{100 * sent / want:.0f}%' if want else '?')
     if 'wait' in p:
         f['after_softin_ok'] = bool(p['wait'].get('ok'))
     return f
@@ -84,8 +89,11 @@ def _fmt(v, spec, unit=''):
     return '-' if v is None else format(v, spec) + unit
 
 
-def markdown(scen, rows):
-    """The summary table: one line per daemon, ratios to routehubd."""
+def markdown(scen, rows, ceiling=None):
+    """The summary table: one line per daemon, ratios to routehubd. A headline
+    marked '(lg)' ran at 70% or more of the loadgen's own ceiling (self-test,
+    same workload): the figure may be the harness's limit, not the daemon's."""
+    ceil = (ceiling or {}).get('rx_routes_per_s') or 0
     ref = next((r for r in rows if r['daemon'] == 'routehub' and r['status'] == 'ok'), None)
     ref_h = headline(scen, ref)[0] if ref else None
     ref_cpu = ref.get('cpu_s') if ref else None
@@ -104,7 +112,7 @@ def markdown(scen, rows):
         extra = [('announce s', lambda r: _fmt(r.get('announce_s'), '.3f'))]
     elif scen.name == 'soft-reset':
         extra = [('spoke UPDATEs during', lambda r: _fmt(r.get('softin_spoke_updates'), 'd')),
-                 ('feeder UPDATEs re-sent', lambda r: _fmt(r.get('softin_feeder_updates'), 'd')),
+                 ('feeders re-sent', lambda r: r.get('softin_feeders', '-')),
                  ('soft out (spokes refresh) s', lambda r: _fmt(r.get('refresh_out_s'), '.3f'))]
     elif scen.name == 'churn':
         extra = [('max ms', lambda r: _fmt(r.get('churn_max_ms'), '.1f')),
@@ -117,11 +125,15 @@ def markdown(scen, rows):
         sp = '-'
         if r.get('p50_s') is not None and scen.name != 'churn':
             sp = f"{r['p50_s']:.3f} / {r['p99_s']:.3f} / {r['max_s']:.3f}"
+        if ceil and (r.get('rx_routes_per_s') or 0) >= 0.7 * ceil and hv is not None:
+            ht += ' (lg)'
+            r['loadgen_bound'] = True
         cells = [r['label'], r['status'], ht if r['status'] == 'ok' or hv is not None else '-',
                  _ratio(hv, ref_h), sp]
         cells += [fn(r) for _c, fn in extra]
-        cells += [_fmt(r.get('cpu_s'), '.2f'), _ratio(r.get('cpu_s'), ref_cpu),
-                  _fmt(r.get('peak_mb'), '.0f'), _ratio(r.get('peak_mb'), ref_mem)]
+        ok = r['status'] == 'ok'  # CPU and memory ratios only for comparable (finished) runs
+        cells += [_fmt(r.get('cpu_s'), '.2f'), _ratio(r.get('cpu_s'), ref_cpu) if ok else '-',
+                  _fmt(r.get('peak_mb'), '.0f'), _ratio(r.get('peak_mb'), ref_mem) if ok else '-']
         out.append('| ' + ' | '.join(str(c) for c in cells) + ' |')
     return '\n'.join(out)
 

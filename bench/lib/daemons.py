@@ -52,12 +52,19 @@ def covering_prefix(addrs):
 
 
 class Group:
-    """A set of sessions configured alike: name, role, [(addr, asn)], range."""
+    """A set of sessions configured alike: name, role, [(addr, asn)], range.
 
-    def __init__(self, name, peers, ibgp=False):
+    role: 'rs-client' (eBGP route-server client: RFC 7947, AS path and next hop
+    unchanged), 'rr-client' (iBGP route-reflector client) or 'ebgp' (a plain eBGP
+    neighbour: what reaches iBGP clients carries its path unprepended anyway)."""
+
+    def __init__(self, name, peers, role='rs-client'):
+        assert role in ('rs-client', 'rr-client', 'ebgp')
         self.name = name
         self.peers = list(peers)
-        self.ibgp = ibgp
+        self.role = role
+        self.ibgp = role == 'rr-client'
+        self.rs = role == 'rs-client'
         self.range = covering_prefix([a for a, _ in self.peers]) if self.peers else None
 
     def __repr__(self):
@@ -249,7 +256,7 @@ class Routehubd(Daemon):
             if g.ibgp:
                 who = 'role: rr-client'
             else:
-                who = 'asn: any, role: nva, transparent: true'
+                who = 'asn: any, role: nva' + (', transparent: true' if g.rs else '')
             groups += tmpl('routehubd-group.tmpl', name=g.name, range=g.range, who=who)
         threads = ''
         if self.threads:
@@ -290,7 +297,7 @@ class Bird(Daemon):
         for g in self.groups:
             groups += tmpl('bird-group.tmpl', name=g.name, range=g.range,
                            kind='internal' if g.ibgp else 'external',
-                           client='rr client' if g.ibgp else 'rs client')
+                           client='rr client;' if g.ibgp else 'rs client;' if g.rs else '')
         self.conf = os.path.join(self.dir, 'bird.conf')
         self.sock = os.path.join(self.dir, 'bird.ctl')
         with open(self.conf, 'w', encoding='utf-8') as f:
@@ -332,8 +339,9 @@ class Frr(Daemon):
             groups += tmpl('frr-group.tmpl', pg=self.pg(g), range=g.range,
                            kind='internal' if g.ibgp else 'external',
                            multihop='' if g.ibgp else f' neighbor {self.pg(g)} ebgp-multihop 2\n')
-            fams += tmpl('frr-family.tmpl', pg=self.pg(g),
-                         client='route-reflector-client' if g.ibgp else 'route-server-client')
+            client = ('route-reflector-client' if g.ibgp else 'route-server-client' if g.rs
+                      else 'activate')
+            fams += tmpl('frr-family.tmpl', pg=self.pg(g), client=client)
         self.conf = os.path.join(self.dir, 'bgpd.conf')
         with open(self.conf, 'w', encoding='utf-8') as f:
             f.write(tmpl('frr-bgpd.conf.tmpl', asn=self.asn, router_id=self.router_id,
@@ -375,7 +383,10 @@ class Gobgp(Daemon):
                 multihop = ''
                 peer_as = f'    peer-as = {self.asn}\n'
             else:
-                client = '  [peer-groups.route-server.config]\n    route-server-client = true\n'
+                # GoBGP keeps route-server clients' routes in a separate RIB that only
+                # other route-server clients see: a plain eBGP feeder feeds iBGP clients
+                client = ('  [peer-groups.route-server.config]\n    route-server-client = true\n'
+                          if g.rs else '')
                 multihop = ('  [peer-groups.ebgp-multihop.config]\n    enabled = true\n'
                             '    multihop-ttl = 2\n')
                 peer_as = ''  # no peer-as: any ASN is accepted from the range
@@ -433,7 +444,7 @@ class Openbgpd(Daemon):
             if g.ibgp:
                 options = '  route-reflector\n'
             else:
-                options = '  multihop 2\n  transparent-as yes\n'
+                options = '  multihop 2\n' + ('  transparent-as yes\n' if g.rs else '')
             nb = ''.join(f'  neighbor {a} {{\n    remote-as {asn}\n  }}\n' for a, asn in g.peers)
             groups += tmpl('openbgpd-group.tmpl', name=g.name, addr=self.addr, options=options,
                            neighbors=nb)

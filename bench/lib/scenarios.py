@@ -14,6 +14,7 @@ capped at 10 s). The pause is identical for every daemon.
 
 import os
 
+RS_ASN = 65515  # the route server's ASN in every daemon's configuration
 FULL_TABLE_UPDATES = 89678  # UPDATE messages in tests/data/mrt/updates.et-header.2015.gz
 
 
@@ -28,7 +29,7 @@ def settle_pause(sessions):
 class Scenario:
     name = ''
     title = ''
-    ibgp = False
+    ibgp_spokes = False  # spokes are iBGP route-reflector clients of the route server
     # phase kind (or phase text) whose convergence is the headline figure
     headline = 'announce'
     headline_label = 'convergence'
@@ -50,7 +51,10 @@ class Scenario:
         raise NotImplementedError
 
     def session_opts(self):
-        return ['--feeders', str(self.feeders), '--spokes', str(self.spokes)]
+        o = ['--feeders', str(self.feeders), '--spokes', str(self.spokes)]
+        if self.ibgp_spokes:
+            o += ['--spoke-asn', str(RS_ASN), '--spoke-asn-step', '0']
+        return o
 
     def loadgen_args(self):
         return self.session_opts() + self.lg_opts + ['--phases', ','.join(self.phases)]
@@ -152,8 +156,12 @@ class Churn(Fanout):
 
 class Reflect(Scenario):
     name = 'reflect'
-    title = '1 iBGP feeder x 100,000 routes -> 1,000 route-reflector clients'
-    ibgp = True
+    title = '1 feeder x 100,000 routes -> 1,000 iBGP route-reflector clients'
+    # The loadgen's feeders are eBGP (their ASN first in the path); its spokes can be
+    # iBGP (--spoke-asn RS --spoke-asn-step 0) and then expect the path unprepended.
+    # So the feeder is an eBGP route-server client and the spokes are the route
+    # server's iBGP route-reflector clients.
+    ibgp_spokes = True
 
     def build(self):
         self.feeders = 1
@@ -164,7 +172,8 @@ class Reflect(Scenario):
                        'announce', 'eor', 'withdraw']
 
     def size_text(self):
-        return f'1 iBGP feeder x {self.prefixes:,} routes -> {self.spokes:,} RR clients'
+        return (f'1 eBGP feeder x {self.prefixes:,} routes -> {self.spokes:,} iBGP '
+                f'route-reflector clients')
 
 
 class Sessions(Scenario):

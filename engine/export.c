@@ -67,7 +67,7 @@ struct exp_job {
 	uint32_t target; /* group or peer id */
 	struct io_buf *buf;
 	struct attr_set *attrs; /* stored set of an announcement, for exclusions */
-	bool had;               /* some prefix had a route in the group before */
+	struct attr_set *prev;  /* an announcement: the group's previous route, if any */
 };
 
 /* Prefix set for exact Adj-RIB-In counting (max_routes). */
@@ -98,6 +98,7 @@ struct exp {
 	uint8_t *gone;          /* shards that forgot the id; owner io thread */
 	struct peer **members;  /* [io * EXP_MAX_GROUPS + g]: list heads */
 	atomic_int stopping;    /* io loops are going: shards drop jobs */
+	size_t sendq_limit;     /* EXP_SENDQ_LIMIT, or RH_SENDQ_LIMIT */
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -477,6 +478,8 @@ job_free(struct exp_job *j)
 		io_buf_unref(j->buf);
 	if (j->attrs)
 		attr_unref(j->attrs);
+	if (j->prev)
+		attr_unref(j->prev);
 	free(j);
 }
 
@@ -512,7 +515,7 @@ struct emit_ctx {
 	uint32_t target;
 	struct attr_set *stored; /* for exclusions */
 	unsigned io_only;        /* JOB_PEER: the owner loop */
-	bool had;                /* the group had routes for some of the prefixes */
+	struct attr_set *prev;   /* the group's previous route (announcements) */
 };
 
 /* One job per io thread (JOB_PEER: only the peer's) for an encoded
@@ -534,7 +537,7 @@ emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af)
 		j->target = c->target;
 		j->buf = io_buf_ref(buf);
 		j->attrs = c->stored ? attr_ref(c->stored) : NULL;
-		j->had = c->had;
+		j->prev = c->prev ? attr_ref(c->prev) : NULL;
 		job_push(x, c->shard, io, j);
 	}
 	io_buf_unref(buf);
@@ -602,7 +605,7 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 /* Per group, the announcements of one call grouped by attribute set. */
 struct adv_item {
 	struct attr_set *stored; /* NULL: withdrawals */
-	bool had;                /* the group had a route for some of these prefixes */
+	struct attr_set *prev;   /* announcements: the group's previous route, if any */
 	bool from_ibgp;
 	uint8_t af;
 	uint32_t n, cap;
@@ -617,10 +620,10 @@ struct adv_tab {
 };
 
 static unsigned
-adv_slot(const struct adv_tab *t, const struct attr_set *a, bool had, bool from_ibgp,
-         uint8_t af)
+adv_slot(const struct adv_tab *t, const struct attr_set *a, const struct attr_set *prev,
+         bool from_ibgp, uint8_t af)
 {
-	uint64_t h = (uint64_t)(uintptr_t)a * 0x9e3779b97f4a7c15ull ^ (uint64_t)had << 2 ^
+	uint64_t h = ((uint64_t)(uintptr_t)a ^ (uint64_t)(uintptr_t)prev * 31) * 0x9e3779b97f4a7c15ull ^
 	             (uint64_t)from_ibgp << 1 ^ af;
 	return (unsigned)(h >> 32) & (t->icap - 1);
 }
@@ -637,7 +640,7 @@ adv_rehash(struct adv_tab *t, unsigned icap)
 	t->icap = icap;
 	for (unsigned i = 0; i < t->n; i++) {
 		const struct adv_item *it = &t->items[i];
-		unsigned s = adv_slot(t, it->stored, it->had, it->from_ibgp, it->af);
+		unsigned s = adv_slot(t, it->stored, it->prev, it->from_ibgp, it->af);
 		while (t->idx[s])
 			s = (s + 1) & (icap - 1);
 		t->idx[s] = i + 1;
@@ -648,15 +651,15 @@ adv_rehash(struct adv_tab *t, unsigned icap)
 /* The item of (attribute set, origin, family): O(1), since one burst can
  * carry as many distinct sets as prefixes (a full table has ~90,000). */
 static struct adv_item *
-adv_find(struct adv_tab *t, struct attr_set *a, bool had, bool from_ibgp, uint8_t af)
+adv_find(struct adv_tab *t, struct attr_set *a, struct attr_set *prev, bool from_ibgp, uint8_t af)
 {
 	unsigned s;
 
 	if ((t->n + 1) * 2 > t->icap && adv_rehash(t, t->icap ? t->icap * 2 : 64) < 0)
 		return NULL;
-	for (s = adv_slot(t, a, had, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
+	for (s = adv_slot(t, a, prev, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
 		struct adv_item *it = &t->items[t->idx[s] - 1];
-		if (it->stored == a && it->had == had && it->af == af &&
+		if (it->stored == a && it->prev == prev && it->af == af &&
 		    it->from_ibgp == from_ibgp)
 			return it;
 	}
@@ -670,7 +673,7 @@ adv_find(struct adv_tab *t, struct attr_set *a, bool had, bool from_ibgp, uint8_
 	}
 	memset(&t->items[t->n], 0, sizeof(t->items[t->n]));
 	t->items[t->n].stored = a;
-	t->items[t->n].had = had;
+	t->items[t->n].prev = prev ? attr_ref(prev) : NULL; /* e->adv moves on */
 	t->items[t->n].from_ibgp = from_ibgp;
 	t->items[t->n].af = af;
 	t->idx[s] = t->n + 1;
@@ -697,14 +700,14 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
           const struct exp_group *g, struct adv_tab *t)
 {
 	static __thread uint8_t canon[BGP_CANON_MAX / 2];
-	struct emit_ctx c = {x, shard, type, target, NULL, io_only, false};
+	struct emit_ctx c = {x, shard, type, target, NULL, io_only, NULL};
 
 	/* Withdrawals first: a prefix moving between attribute sets is in one
 	 * item only, so the order within the batch does not matter. */
 	for (unsigned i = 0; i < t->n; i++) {
 		struct adv_item *it = &t->items[i];
 		size_t l;
-		c.had = it->had;
+		c.prev = it->prev;
 		if (!g->enc.af[it->af]) {
 		} else if (!it->stored) {
 			c.stored = NULL;
@@ -717,6 +720,8 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
 			}
 		}
 		free(it->v);
+		if (it->prev)
+			attr_unref(it->prev);
 	}
 	t->n = 0;
 	if (t->idx)
@@ -747,18 +752,20 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 		for (unsigned g = 0; g < ng; g++) {
 			bool ok = best && exportable(&x->groups[g], best);
 			bool had = e->adv_groups & (1u << g);
-			/* Whether the group had a route rides along: a member
-			 * excluded from a prefix's first route holds nothing of it
-			 * and needs no withdrawal. Withdrawals go to every member
-			 * (one message per group, not one per previous route). */
+			/* An announcement carries the group's previous route: a
+			 * member excluded from the new one gets a withdrawal only
+			 * if the previous one was not excluded for it too (no
+			 * withdrawal back to the feeder of both). Withdrawals go
+			 * to every member: one message per group, not one per
+			 * previous route (a full table has ~90,000). */
 			struct adv_item *it = NULL;
 			if (ok) {
 				groups |= 1u << g;
 				if (!had || e->adv != want)
-					it = adv_find(&tabs[g], want, had,
+					it = adv_find(&tabs[g], want, had ? e->adv : NULL,
 					              best->peer->type != RIB_PEER_EBGP, e->pfx.af);
 			} else if (had) {
-				it = adv_find(&tabs[g], NULL, true, false, e->pfx.af);
+				it = adv_find(&tabs[g], NULL, NULL, false, e->pfx.af);
 			}
 			if (it)
 				vec_add(&it->v, &it->n, &it->cap, &e->pfx);
@@ -804,7 +811,7 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		if (!e->adv)
 			e->adv = attr_ref(best->attrs);
 		e->adv_groups |= 1u << g;
-		struct adv_item *it = adv_find(&t, best->attrs, false, best->peer->type != RIB_PEER_EBGP,
+		struct adv_item *it = adv_find(&t, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP,
 		                               e->pfx.af);
 		if (it)
 			vec_add(&it->v, &it->n, &it->cap, &e->pfx);
@@ -873,35 +880,51 @@ peer_conn(struct peer *p)
 	return NULL;
 }
 
+/* A member whose send queue went over the bound. With enhanced route
+ * refresh (RFC 7313) it is held: nothing more is queued for it, and once its
+ * queue has drained it is resynchronised from the RIB with BoRR, the table
+ * and EoRR, so whatever it missed (withdrawals included) is made right
+ * without a session reset. Without it, the session is reset and the new
+ * session's table dump resynchronises it. */
 static void
-out_of_sync(struct peer *p)
+out_of_sync(struct exp *x, struct peer *p)
 {
 	struct bgp_error e;
 
+	if (p->conn[0] && p->conn[0]->fsm.nego.enh_rrefresh) {
+		p->exp.oos = EXP_OOS_WAITING;
+		log_warn("peer %s %s: not reading (send queue over %zu bytes): out of sync, "
+		         "holding its updates until it drains",
+		         p->cp->name, p->addrstr, x->sendq_limit);
+		if (!io_timer_armed(&p->sl->oos_timer))
+			io_timer_arm(&p->sl->oos_timer, 100);
+		return;
+	}
+	p->exp.oos = EXP_OOS_NONE;
 	memset(&e, 0, sizeof(e));
 	e.code = BGP_ERR_CEASE;
 	e.subcode = BGP_ERR_CEASE_RESOURCES;
 	e.reason = "send queue over its bound: out of sync";
-	log_warn("peer %s %s: not reading (send queue over %u MB): resetting to resync",
-	         p->cp->name, p->addrstr, EXP_SENDQ_LIMIT >> 20);
+	log_warn("peer %s %s: not reading (send queue over %zu bytes): resetting to resync",
+	         p->cp->name, p->addrstr, x->sendq_limit);
 	snprintf(p->last_error, sizeof(p->last_error), "out of sync: send queue full");
 	sess_peer_reset(p, &e);
 }
 
 static void
-send_buf(struct peer *p, struct io_buf *b)
+send_buf(struct exp *x, struct peer *p, struct io_buf *b)
 {
 	struct io_conn *c = peer_conn(p);
 	struct io_conn_stats st;
 
-	if (!c || p->exp.group < 0)
+	if (!c || p->exp.group < 0 || p->exp.oos != EXP_OOS_NONE)
 		return;
 	io_conn_stats(c, &st);
-	if (st.sendq_bytes > EXP_SENDQ_LIMIT) {
-		/* Reset from exp_poll, not from here: this may run nested in
-		 * a ring wait, where a session reset must not start. */
+	if (st.sendq_bytes > x->sendq_limit) {
+		/* Decided in exp_poll, not here: this may run nested in a
+		 * ring wait, where a session reset must not start. */
 		if (!p->exp.oos) {
-			p->exp.oos = true;
+			p->exp.oos = EXP_OOS_OVER;
 			p->sl->oos_pending = true;
 			io_loop_wake(p->sl->io);
 		}
@@ -1034,23 +1057,24 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 			/* send_buf may reset p (out of sync) and unlink it. */
 			next = p->exp.gnext;
 			if (!j->attrs || !excluded(p, j->attrs)) {
-				send_buf(p, j->buf); /* the announcement, or a withdrawal */
+				send_buf(x, p, j->buf); /* the announcement, or a withdrawal */
 				continue;
 			}
-			/* Excluded from the new route: only if the group had a
-			 * route for these prefixes may p hold one to withdraw. */
-			if (!j->had)
+			/* Excluded from the new route: p holds something to
+			 * withdraw only if the previous route was not excluded
+			 * for it as well. */
+			if (!j->prev || excluded(p, j->prev))
 				continue;
 			if (!wd)
 				wd = withdrawal_for(x, j, &x->groups[j->target].enc);
 			if (wd)
-				send_buf(p, wd);
+				send_buf(x, p, wd);
 		}
 		break;
 	case JOB_PEER:
 		p = x->by_id[j->target];
 		if (p && !excluded(p, j->attrs))
-			send_buf(p, j->buf);
+			send_buf(x, p, j->buf);
 		break;
 	case JOB_DUMP_DONE:
 		p = x->by_id[j->target];
@@ -1068,6 +1092,65 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 	if (wd)
 		io_buf_unref(wd);
 	job_free(j);
+}
+
+static void pending(struct sess_loop *sl);
+
+/* Soft reset out towards a member with enhanced route refresh: BoRR per
+ * family now, one table dump from every shard, EoRR when all are done. */
+static void
+resync(struct exp *x, struct sess_loop *sl, struct peer *p)
+{
+	const struct fsm_nego *n = &p->conn[0]->fsm.nego;
+	struct rib_op op;
+
+	for (int af = 0; af < BGP_AF_MAX; af++) {
+		if (!n->sess.af[af])
+			continue;
+		send_rr(p, af, BGP_RR_BORR);
+		p->exp.refresh_err |= (uint8_t)(1u << af);
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = RIB_OP_DUMP;
+	op.peer_id = p->exp.id;
+	p->exp.dumps_done = 0;
+	p->exp.eor_sent = false;
+	rib_push_all(x->shards, sl->idx, &op);
+	pending(sl);
+}
+
+/* sl->oos_timer: held members whose queue drained get resynchronised. */
+static void
+oos_timer_cb(struct io_timer *t, void *arg)
+{
+	struct sess_loop *sl = arg;
+	struct exp *x = sl->d->exp;
+	bool waiting = false;
+
+	(void)t;
+	if (!x)
+		return;
+	for (struct peer *p = sl->peers; p; p = p->next) {
+		struct io_conn *c;
+		struct io_conn_stats st;
+		if (p->exp.oos != EXP_OOS_WAITING)
+			continue;
+		if (!(c = peer_conn(p))) {
+			p->exp.oos = EXP_OOS_NONE;
+			continue;
+		}
+		io_conn_stats(c, &st);
+		if (st.sendq_bytes > x->sendq_limit / 4) {
+			waiting = true;
+			continue;
+		}
+		p->exp.oos = EXP_OOS_NONE;
+		log_info("peer %s %s: drained: resynchronising from the RIB (BoRR, table, EoRR)",
+		         p->cp->name, p->addrstr);
+		resync(x, sl, p);
+	}
+	if (waiting)
+		io_timer_arm(&sl->oos_timer, 100);
 }
 
 static void
@@ -1110,10 +1193,8 @@ exp_poll(struct exp *x, struct sess_loop *sl)
 		sl->oos_pending = false;
 		for (struct peer *p = sl->peers, *next; p; p = next) {
 			next = p->next; /* out_of_sync may free a dynamic p */
-			if (p->exp.oos) {
-				p->exp.oos = false;
-				out_of_sync(p);
-			}
+			if (p->exp.oos == EXP_OOS_OVER)
+				out_of_sync(x, p);
 		}
 	}
 	attr_thread_poll();
@@ -1410,6 +1491,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
 	p->exp.dumps_done = 0;
 	p->exp.eor_sent = false;
 	p->exp.refresh_err = 0;
+	p->exp.oos = EXP_OOS_NONE;
 	p->exp.asn = n->peer_as;
 	p->exp.bgp_id = n->peer_id;
 	p->exp.routes = 0;
@@ -1541,6 +1623,9 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	x->router_id = router_id;
 	x->cluster_id = cluster_id;
 	x->next_id = 1;
+	x->sendq_limit = EXP_SENDQ_LIMIT;
+	if (getenv("RH_SENDQ_LIMIT") && atol(getenv("RH_SENDQ_LIMIT")) > 0)
+		x->sendq_limit = (size_t)atol(getenv("RH_SENDQ_LIMIT"));
 	pthread_mutex_init(&x->mu, NULL);
 	x->free_ids = calloc(RIB_MAX_PEERS, sizeof(*x->free_ids));
 	x->by_id = calloc(RIB_MAX_PEERS, sizeof(*x->by_id));
@@ -1570,8 +1655,10 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	c.exp_arg = x;
 	if (rib_shards_new(&x->shards, &c) < 0)
 		goto fail;
-	for (unsigned i = 0; i < nio; i++)
+	for (unsigned i = 0; i < nio; i++) {
 		io_loop_set_poll(d->loops[i].io, poll_cb, &d->loops[i]);
+		io_timer_init(&d->loops[i].oos_timer, d->loops[i].io, oos_timer_cb, &d->loops[i]);
+	}
 	*out = x;
 	return 0;
 fail:

@@ -22,12 +22,20 @@ struct peer;
 struct exp;
 
 #define EXP_MAX_GROUPS 32
-#define EXP_SENDQ_LIMIT (64u << 20) /* bytes queued to one peer: past it, out of sync */
+#define EXP_SENDQ_LIMIT (64u << 20) /* bytes queued to one peer: past it, out of sync
+                                       (RH_SENDQ_LIMIT in the environment overrides) */
 
 enum exp_kind {
 	EXP_KIND_EBGP = 0,  /* route-server client: third-party next hop */
 	EXP_KIND_IBGP,      /* iBGP non-client */
 	EXP_KIND_RR_CLIENT, /* route-reflector client (RFC 4456) */
+};
+
+/* A member that does not read (export.c, "out of sync"). */
+enum exp_oos {
+	EXP_OOS_NONE = 0,
+	EXP_OOS_OVER,    /* over the bound: exp_poll decides (reset or wait) */
+	EXP_OOS_WAITING, /* nothing queued for it until it drains, then resync */
 };
 
 /* Per-peer export state, embedded in struct peer; owned by its io thread. */
@@ -41,7 +49,7 @@ struct exp_member {
 	                        BoRR went before the table, EoRR follows it */
 	uint32_t asn, bgp_id; /* the member's, for per-message exclusions */
 	uint32_t routes;      /* Adj-RIB-In size (exact when max_routes is set) */
-	bool oos;             /* send queue over its bound: reset from exp_poll */
+	uint8_t oos;          /* enum exp_oos: the send queue went over its bound */
 	struct pfx_set *held; /* prefixes held, when max_routes is set */
 };
 

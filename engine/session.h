@@ -93,6 +93,7 @@ struct sess_loop {
 	bool stop_done;  /* reported to the main thread */
 	bool rib_pending; /* ops pushed since the last rib_flush */
 	bool oos_pending; /* some peer is out of sync (export.c) */
+	struct io_timer oos_timer; /* polls out-of-sync peers draining (export.c) */
 };
 
 /* ---- session.c ---------------------------------------------------------------- */

@@ -1329,17 +1329,56 @@ count_new(const struct peer *p, const struct bgp_nlri *n)
 	return c;
 }
 
+/* The attribute set of u's announcements: canonical, checked for loops
+ * (RFC 4271 §9.1.2; RFC 4456 §8 from internal peers, where ORIGINATOR_ID is
+ * added when missing), interned. NULL: the routes are to be withdrawn. */
+static struct attr_set *
+ingest_attrs(struct exp *x, struct peer *p, const struct bgp_update *u)
+{
+	static __thread uint8_t canon[BGP_CANON_MAX];
+	static __thread uint8_t canon2[BGP_CANON_MAX / 2 + 64];
+	const uint8_t *c = canon;
+	struct attr_info info;
+	struct bgp_attr at;
+	size_t len;
+
+	if (bgp_attrs_canon(u, canon, sizeof(canon), &len) < 0)
+		return NULL;
+	info_of(u, canon, len, &info);
+	/* RFC 4271 §9.1.2: our own AS in the path is a loop; such a route
+	 * takes no part in the decision. */
+	if (bgp_attr_find(canon, len, BGP_ATTR_AS_PATH, &at) == 0 &&
+	    bgp_aspath_contains(at.val, at.len, x->local_as))
+		return NULL;
+	if (p->cp->ibgp) {
+		/* RFC 4456 §8: loops through us are dropped. */
+		if ((info.flags & ATTR_F_ORIGINATOR) && info.originator_id == p->cfg->router_id)
+			return NULL;
+		if (bgp_attr_find(canon, len, BGP_ATTR_CLUSTER_LIST, &at) == 0)
+			for (size_t k = 0; k + 4 <= at.len; k += 4)
+				if (((uint32_t)at.val[k] << 24 | (uint32_t)at.val[k + 1] << 16 |
+				     (uint32_t)at.val[k + 2] << 8 | at.val[k + 3]) == x->cluster_id)
+					return NULL;
+		if (!(info.flags & ATTR_F_ORIGINATOR)) {
+			size_t l2 = canon_add_originator(canon, len, canon2, sizeof(canon2),
+			                                 p->exp.bgp_id);
+			if (l2) {
+				c = canon2;
+				len = l2;
+				info.flags |= ATTR_F_ORIGINATOR;
+				info.originator_id = p->exp.bgp_id;
+			}
+		}
+	}
+	return attr_intern(c, len, bgp_attrs_hash(c, len), &info);
+}
+
 int
 exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
            struct bgp_error *err)
 {
-	static __thread uint8_t canon[BGP_CANON_MAX];
-	static __thread uint8_t canon2[BGP_CANON_MAX / 2 + 64];
 	const struct bgp_nlri *ann[2] = {&u->nlri, &u->mp_reach};
-	struct attr_set *a = NULL;
-	struct attr_info info;
-	size_t len;
-	bool withdraw_all = u->action == BGP_ACT_WITHDRAW;
+	struct attr_set *a[2] = {NULL, NULL};
 
 	if (!x || !p->exp.id)
 		return 0;
@@ -1348,63 +1387,33 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 	if (!u->nlri.count && !u->mp_reach.count)
 		goto out;
 
-	if (!withdraw_all) {
-		if (bgp_attrs_canon(u, canon, sizeof(canon), &len) < 0) {
-			withdraw_all = true;
-		} else {
-			const uint8_t *c = canon;
-			info_of(u, canon, len, &info);
-			{
-				/* RFC 4271 §9.1.2: our own AS in the path is a loop;
-				 * such a route takes no part in the decision. */
-				struct bgp_attr at;
-				if (bgp_attr_find(canon, len, BGP_ATTR_AS_PATH, &at) == 0 &&
-				    bgp_aspath_contains(at.val, at.len, x->local_as))
-					withdraw_all = true;
-			}
-			if (p->cp->ibgp) {
-				/* RFC 4456 §8: loops through us are dropped. */
-				struct bgp_attr at;
-				if ((info.flags & ATTR_F_ORIGINATOR) &&
-				    info.originator_id == p->cfg->router_id)
-					withdraw_all = true;
-				if (bgp_attr_find(canon, len, BGP_ATTR_CLUSTER_LIST, &at) == 0)
-					for (size_t k = 0; k + 4 <= at.len; k += 4)
-						if (((uint32_t)at.val[k] << 24 |
-						     (uint32_t)at.val[k + 1] << 16 |
-						     (uint32_t)at.val[k + 2] << 8 | at.val[k + 3]) ==
-						    x->cluster_id)
-							withdraw_all = true;
-				if (!(info.flags & ATTR_F_ORIGINATOR) && !withdraw_all) {
-					size_t l2 = canon_add_originator(canon, len, canon2,
-					                                 sizeof(canon2), p->exp.bgp_id);
-					if (l2) {
-						c = canon2;
-						len = l2;
-						info.flags |= ATTR_F_ORIGINATOR;
-						info.originator_id = p->exp.bgp_id;
-					}
-				}
-			}
-			if (!withdraw_all) {
-				a = attr_intern(c, len, bgp_attrs_hash(c, len), &info);
-				if (!a)
-					withdraw_all = true;
-			}
-		}
-	}
-	if (withdraw_all) {
-		withdraw_run(x, sl, p, &u->nlri);
-		withdraw_run(x, sl, p, &u->mp_reach);
-		goto out;
+	if (u->action == BGP_ACT_WITHDRAW) {
+		/* RFC 7606 §2: treat-as-withdraw. */
+	} else if (u->nlri.count && u->mp_reach.count) {
+		/* IPv4 NLRI and MP_REACH_NLRI in one UPDATE (RFC 4760 §3 allows
+		 * it): each run gets its own set. The NLRI field's has no
+		 * MP_REACH_NLRI, whose next hop and family are not its own (the
+		 * encoder would put its prefixes inside that attribute); the MP
+		 * run's has no NEXT_HOP, which belongs to the NLRI field. */
+		struct bgp_update v = *u;
+		v.attrs.mask &= ~(1ull << BGP_ATTR_MP_REACH_NLRI);
+		a[0] = ingest_attrs(x, p, &v);
+		v = *u;
+		v.attrs.mask &= ~(1ull << BGP_ATTR_NEXT_HOP);
+		a[1] = ingest_attrs(x, p, &v);
+	} else {
+		a[0] = ingest_attrs(x, p, u);
+		a[1] = a[0] ? attr_ref(a[0]) : NULL;
 	}
 	/* Maximum routes (the reference's per-peer limit): routes held plus
 	 * the new ones of this UPDATE; over the limit the session goes. */
 	if (p->cp->max_routes && p->exp.held) {
-		uint64_t after = (uint64_t)p->exp.routes + count_new(p, &u->nlri) +
-		                 count_new(p, &u->mp_reach);
+		uint64_t after = (uint64_t)p->exp.routes + (a[0] ? count_new(p, &u->nlri) : 0) +
+		                 (a[1] ? count_new(p, &u->mp_reach) : 0);
 		if (after > p->cp->max_routes) {
-			attr_unref(a);
+			for (int r = 0; r < 2; r++)
+				if (a[r])
+					attr_unref(a[r]);
 			memset(err, 0, sizeof(*err));
 			err->code = BGP_ERR_CEASE;
 			err->subcode = BGP_ERR_CEASE_MAX_PREFIX;
@@ -1423,6 +1432,10 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 	for (int r = 0; r < 2; r++) {
 		struct bgp_prefix pf;
 		size_t pos = 0;
+		if (!a[r]) {
+			withdraw_run(x, sl, p, ann[r]);
+			continue;
+		}
 		while (bgp_nlri_next(ann[r], &pos, &pf)) {
 			if (p->exp.held) {
 				struct pfx_key k;
@@ -1430,10 +1443,10 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 				if (pfx_add(p->exp.held, &k) == 1)
 					p->exp.routes++;
 			}
-			push_prefix(x, sl, p, &pf, attr_ref(a));
+			push_prefix(x, sl, p, &pf, attr_ref(a[r]));
 		}
+		attr_unref(a[r]);
 	}
-	attr_unref(a);
 out:
 	pending(sl);
 	return 0;

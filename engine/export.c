@@ -362,9 +362,11 @@ canon_export(const struct exp *x, const struct exp_group *g, const struct attr_s
              bool from_ibgp, uint8_t *out, size_t cap)
 {
 	struct bgp_attr_iter it = {as->data, as->len, 0};
+	/* Room for any attribute value plus what we add to it: an AS path
+	 * of 255 and more 4-octet ASes is longer than 1 KB. */
+	static __thread uint8_t v[BGP_MAX_EXT_MSG + 8];
 	struct abuf b = {out, 0, cap, 0};
 	struct bgp_attr a;
-	uint8_t v[1024];
 	bool ebgp = g->kind == EXP_KIND_EBGP, lp_done = false, cl_done = false;
 
 	while (bgp_attr_next(&it, &a) == 1) {

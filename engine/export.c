@@ -545,7 +545,9 @@ emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af)
 	io_buf_unref(buf);
 }
 
-static void
+/* Returns how many of the prefixes went out: fewer than n when the
+ * attributes leave no room for a prefix in the group's messages. */
+static size_t
 encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uint8_t *attrs,
            size_t alen, struct bgp_prefix *v, size_t n)
 {
@@ -559,6 +561,8 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 		struct io_buf *buf;
 
 		/* header, two length fields, attributes, MP header growth */
+		if (attrs && alen + 24 >= max)
+			return i; /* attributes too large for any prefix */
 		if (attrs)
 			avail = max - 23 - alen - 1;
 		else
@@ -566,7 +570,7 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 		while (k < n && used + bgp_prefix_wire_len(&v[k], enc) <= avail)
 			used += bgp_prefix_wire_len(&v[k++], enc);
 		if (k == i)
-			return; /* attributes too large for any prefix: drop */
+			return i;
 		memset(&sp, 0, sizeof(sp));
 		sp.mp_unreach_af = -1;
 		if (attrs) {
@@ -594,14 +598,15 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 		/* Encode into scratch, then a buffer of the exact size: queued
 		 * messages are most of the memory a burst costs. */
 		if (bgp_update_encode(&sp, enc, scratch, max, &len) < 0)
-			return;
+			return i; /* e.g. AS4_PATH added for a 2-octet group */
 		buf = io_buf_new(len);
 		if (!buf)
-			return;
+			return i;
 		memcpy(buf->data, scratch, len);
 		emit(c, buf, af);
 		i = k;
 	}
+	return n;
 }
 
 /* Per group, the announcements of one call grouped by attribute set. */
@@ -715,10 +720,17 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_
 			c.stored = NULL;
 			encode_out(&c, &g->enc, it->af, NULL, 0, it->v, it->n);
 		} else {
+			size_t done = 0;
 			l = canon_export(x, g, it->stored, it->from_ibgp, canon, sizeof(canon));
 			if (l) {
 				c.stored = it->stored;
-				encode_out(&c, &g->enc, it->af, canon, l, it->v, it->n);
+				done = encode_out(&c, &g->enc, it->af, canon, l, it->v, it->n);
+			}
+			/* A route the group's messages cannot carry: the
+			 * members must not keep the one they had. */
+			if (done < it->n && it->prev) {
+				c.stored = NULL;
+				encode_out(&c, &g->enc, it->af, NULL, 0, it->v + done, it->n - done);
 			}
 		}
 		free(it->v);

@@ -244,13 +244,18 @@ static void
 send_notify(struct bconn *b, const struct fsm_action *a)
 {
 	uint8_t buf[BGP_MAX_MSG];
-	size_t len;
+	size_t len, dlen = a->data_len;
 	struct peer *p = b->peer;
 
 	if (!b->tcp)
 		return;
-	if (bgp_notify_encode(a->code, a->subcode, a->data, a->data_len, buf, sizeof(buf), &len) ==
-	    0)
+	/* The data of an error is the offending part of the message (RFC 4271
+	 * §6.3, RFC 7313 §5), which may be up to an extended message long
+	 * (RFC 8654): cut it to what a 4096-octet NOTIFICATION holds, which
+	 * every peer accepts, rather than send none. */
+	if (dlen > BGP_MAX_MSG - BGP_NOTIFY_MIN_LEN)
+		dlen = BGP_MAX_MSG - BGP_NOTIFY_MIN_LEN;
+	if (bgp_notify_encode(a->code, a->subcode, a->data, dlen, buf, sizeof(buf), &len) == 0)
 		send_copy(b, buf, len);
 	snprintf(p->last_error, sizeof(p->last_error), "sent %u/%u %s", a->code, a->subcode,
 	         bgp_err_name(a->code, a->subcode));

@@ -265,6 +265,12 @@ canon_aspath(struct wcur *w, const struct bgp_attrs *a, int use_as4)
 	if (w->overflow)
 		return;
 	vlen = w->len - start;
+	if (vlen > 0xffff) {
+		/* A 2-octet path over 32 KB (an extended message can carry
+		 * one) is over 64 KB once widened: no attribute holds it. */
+		w->overflow = 1;
+		return;
+	}
 	if (vlen > 255) {
 		hdr[0] = BGP_ATTR_FLAG_TRANSITIVE | BGP_ATTR_FLAG_EXTLEN;
 		hdr[1] = BGP_ATTR_AS_PATH;

@@ -975,6 +975,63 @@ test_notify_shutdown_malformed(void **state)
 	assert_string_equal(n.shutdown_msg, "hi");
 }
 
+/* An UPDATE on a 2-octet session with extended messages (RFC 8654) whose
+ * AS_PATH holds n ASes (65001 first), in full segments. */
+static void
+long_path_update(unsigned n)
+{
+	size_t alen_at, attrs_at, path_at;
+
+	tu_msg_begin(&msg, BGP_MSG_UPDATE);
+	tu_put16(&msg, 0);
+	alen_at = msg.len;
+	tu_put16(&msg, 0);
+	attrs_at = msg.len;
+	tu_puthex(&msg, ORIGIN_IGP "50 02 0000");
+	path_at = msg.len;
+	for (unsigned i = 0; i < n; i += 255) {
+		unsigned c = n - i < 255 ? n - i : 255;
+		tu_put8(&msg, BGP_ASPATH_SEQUENCE);
+		tu_put8(&msg, c);
+		for (unsigned k = 0; k < c; k++)
+			tu_put16(&msg, i + k == 0 ? 65001 : 1000 + (i + k) % 50000);
+	}
+	tu_set16(&msg, path_at - 2, (unsigned)(msg.len - path_at));
+	tu_puthex(&msg, NH);
+	tu_set16(&msg, alen_at, (unsigned)(msg.len - attrs_at));
+	tu_puthex(&msg, NLRI1);
+	tu_msg_end(&msg);
+}
+
+/* bgp.h: the canonical AS_PATH is 4-octet. A 2-octet path that an extended
+ * message can carry may be too long for that: canon must fail (the route
+ * is then withdrawn), not write a length that wrapped past 65535. */
+static void
+test_canon_long_2octet_path(void **state)
+{
+	static uint8_t c[BGP_CANON_MAX];
+	struct bgp_sess s;
+	struct bgp_update u;
+	struct bgp_attr a;
+	size_t len;
+	(void)state;
+
+	bgp_sess_init(&s);
+	s.ext_msg = 1;
+	long_path_update(16000); /* 64,126 octets widened: fits */
+	assert_int_equal(bgp_update_decode(msg.b, msg.len, &s, &u), 0);
+	assert_int_equal(u.action, BGP_ACT_OK);
+	assert_int_equal(bgp_attrs_canon(&u, c, sizeof(c), &len), 0);
+	assert_int_equal(bgp_attr_find(c, len, BGP_ATTR_AS_PATH, &a), 0);
+	assert_int_equal(a.len, 16000 * 4 + 63 * 2);
+	assert_int_equal(bgp_aspath_count(a.val, a.len), 16000);
+
+	long_path_update(20000); /* 80,158 octets widened */
+	assert_int_equal(bgp_update_decode(msg.b, msg.len, &s, &u), 0);
+	assert_int_equal(u.action, BGP_ACT_OK);
+	assert_int_equal(bgp_attrs_canon(&u, c, sizeof(c), &len), -1);
+}
+
 int
 main(void)
 {
@@ -985,6 +1042,7 @@ main(void)
 		cmocka_unit_test(test_eor),
 		cmocka_unit_test(test_rrefresh_errors),
 		cmocka_unit_test(test_notify_shutdown_malformed),
+		cmocka_unit_test(test_canon_long_2octet_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,9 +13,9 @@ One routehubd and raw speakers (lib/rawbgp.py):
             UPDATE (each family goes out as itself), a 300-AS path (over 1 KB),
             and a path that no longer fits spoke's 4096-octet messages once
             65515 is prepended (spoke loses the route it had, spoke2 gets it);
-  fz0..fz3  configured eBGP fuzzers with different capabilities (4-octet AS or
-            not, extended messages or not, IPv6 or not, an ADD-PATH capability
-            that routehubd does not take up);
+  fz0..fz4  configured eBGP fuzzers with different capabilities (4-octet AS or
+            not, extended messages or not, both, IPv6 or not, an ADD-PATH
+            capability that routehubd does not take up);
   dyn       rr-client (iBGP) fuzzers from a `range:` entry: dynamic neighbours
             that come and go (very fast reconnects).
 
@@ -997,6 +997,7 @@ def scenario(lab, seed, n_msgs, seconds):
         dict(as4=False, ext=False, v6=False, err=False, addpath=False),
         dict(as4=True, ext=False, v6=True, err=True, addpath=True),
         dict(as4=True, ext=True, v6=True, err=True, addpath=True),
+        dict(as4=False, ext=True, v6=True, err=False, addpath=False),
     ]
     fuzzers = []
     for i, k in enumerate(fz_kinds):

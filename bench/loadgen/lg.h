@@ -13,7 +13,9 @@
  *    are atomics with relaxed order;
  *  - receiving allocates nothing per prefix: a spoke keeps one uint16_t per
  *    expected prefix (which feeder its current route came from) and a few
- *    counters, updated as UPDATEs arrive.
+ *    counters, updated as UPDATEs arrive; an UPDATE is verified into a list
+ *    of per-prefix ops once per thread and set of identical bytes, and each
+ *    spoke that receives those bytes applies the ops to its own state.
  *
  * Files: opts.c (command line, scenario), work.c (synthetic workload,
  * attribute templates, expected table, stream encoding), replay.c (MRT
@@ -82,6 +84,7 @@ enum lg_corrupt {
 	LG_CORRUPT_NONE = 0,
 	LG_CORRUPT_DIGEST, /* expected digest off by one: the digest check must fail */
 	LG_CORRUPT_COUNT,  /* one route more expected than exists: the phase must time out */
+	LG_CORRUPT_ROUTE,  /* self-test: the mirror alters one UPDATE to the last spoke only */
 };
 
 struct lg_opts {
@@ -120,6 +123,7 @@ struct lg_opts {
 
 	enum lg_corrupt expect_corrupt;
 	bool ignore_unknown;
+	bool no_rx_cache; /* verify every UPDATE at every spoke (no sharing, lg_rxcache) */
 
 	const char *json_path, *dump_peers, *ceiling, *save_ceiling;
 	int verbose;
@@ -305,7 +309,27 @@ void lg_replay_fini(void);
  * lg_path_prepend(h, asn). */
 int lg_path_hash(const uint8_t *p, size_t len, uint64_t *h);
 uint64_t lg_path_prepend(uint64_t h, uint32_t asn);
-uint64_t lg_mix64(uint64_t x);
+static inline uint64_t
+lg_mix64(uint64_t x)
+{
+	/* splitmix64 finaliser */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+/* The prefix table's hash of a key (lg_pent k0, k1, af, len). */
+static inline uint64_t
+lg_key_hash(uint64_t k0, uint64_t k1, uint8_t af, uint8_t len)
+{
+	return lg_mix64(k0 ^ lg_mix64(k1 ^ ((uint64_t)af << 8 | len)));
+}
+/* lg_table_find with the key split and its lg_key_hash computed. */
+int64_t lg_table_find_h(const struct lg_table *t, uint64_t k0, uint64_t k1, uint8_t af, uint8_t len,
+                        uint64_t h);
 
 /* ---- time ------------------------------------------------------------------------ */
 uint64_t lg_now(void); /* CLOCK_MONOTONIC, ns */
@@ -348,7 +372,8 @@ struct lg_seg {
 
 /* Per spoke receive state (spoke.c). */
 struct lg_spoke {
-	uint16_t *state;    /* per table entry: 0 absent, feeder + 1, LG_ST_CORRUPT */
+	uint16_t *state;    /* per prefix: 0 absent, feeder + 1, LG_ST_CORRUPT; indexed by
+	                       the prefix's position in its thread (spoke.c) */
 	uint32_t *cnt_from; /* per feeder: prefixes whose current route is its */
 	/* read by the main thread while the owner writes them: relaxed atomics */
 	_Atomic uint32_t n_present;       /* correct routes of prefixes meant to be present */
@@ -368,6 +393,7 @@ struct lg_spoke {
 };
 
 struct lg_worker;
+struct lg_rxcache;
 
 struct lg_sess {
 	int fd;
@@ -406,6 +432,7 @@ struct lg_sess {
 	struct lg_spoke *sp;
 	uint64_t log_cur; /* MSPOKE: position in the mirror's log */
 	bool rr_pending;  /* MSPOKE: a ROUTE-REFRESH to answer at a message boundary */
+	bool corrupt_due; /* MSPOKE: --expect-corrupt route, not yet sent */
 	uint64_t wd_pos;  /* MFEEDER: how far its messages follow its withdraw stream */
 	bool wd_taken;    /* MFEEDER: group partners took over for this withdrawal */
 	/* churn (feeders) */
@@ -474,6 +501,9 @@ struct lg_worker {
 	_Atomic uint32_t churn_active; /* feeders of this worker still churning */
 	struct lg_counters c[LG_ROLE_MAX];
 	struct lg_hist *lat; /* per phase: churn propagation latency */
+	/* spokes: verified UPDATEs shared between this thread's spokes (spoke.c) */
+	struct lg_rxcache *rxc;
+	_Atomic uint64_t rx_cached; /* UPDATEs applied from it */
 	/* self-test mirror */
 	int lfd;
 	uint8_t *log;
@@ -519,6 +549,7 @@ struct lg_result {
 	uint64_t expect_digest;
 	uint64_t tx_msgs, tx_updates, tx_pfx, tx_bytes;
 	uint64_t rx_msgs, rx_updates, rx_pfx, rx_bytes;
+	uint64_t rx_shared; /* UPDATEs whose verified result a spoke reused (spoke.c) */
 	uint64_t churn_skipped;
 	uint64_t lat_n;
 	double lat_p50, lat_p99, lat_max; /* ms */
@@ -549,7 +580,11 @@ void lg_addr_str(uint32_t addr, char *buf, size_t cap);
 /* spoke.c */
 int lg_spoke_init(struct lg_spoke *sp, const struct lg_model *m);
 void lg_spoke_fini(struct lg_spoke *sp);
+/* Verify an UPDATE and apply it to the spoke. A thread's spokes share the
+ * verified result of byte-identical UPDATEs (the route server's update
+ * groups): see lg_rxcache in spoke.c. */
 void lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len);
+void lg_rxcache_free(struct lg_worker *w);
 /* Compare with the published expectation; marks done and wakes the main
  * thread on the first match of a generation. */
 void lg_spoke_check(struct lg_sess *s);

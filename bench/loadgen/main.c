@@ -267,6 +267,7 @@ wait_for(struct ctx *c, const struct waitspec *ws)
 /* ---- measurement ------------------------------------------------------------------------ */
 struct totals {
 	uint64_t tx_msgs, tx_updates, tx_pfx, tx_bytes, rx_msgs, rx_updates, rx_pfx, rx_bytes;
+	uint64_t rx_shared;
 	uint64_t busy[LG_MAX_THREADS];
 	uint64_t skipped;
 };
@@ -299,6 +300,7 @@ totals_get(struct ctx *c, struct totals *t)
 				    atomic_load_explicit(&k->rx_bytes, memory_order_relaxed);
 			}
 		}
+		t->rx_shared += atomic_load_explicit(&w->rx_cached, memory_order_relaxed);
 		t->busy[i] = atomic_load_explicit(&w->busy_ns, memory_order_relaxed);
 		t->skipped += atomic_load_explicit(&w->churn_skipped, memory_order_relaxed);
 	}
@@ -377,6 +379,7 @@ measure(struct ctx *c, struct lg_result *res, uint64_t t_start, uint64_t t_end,
 	res->rx_updates = t1.rx_updates - t0->rx_updates;
 	res->rx_pfx = t1.rx_pfx - t0->rx_pfx;
 	res->rx_bytes = t1.rx_bytes - t0->rx_bytes;
+	res->rx_shared = t1.rx_shared - t0->rx_shared;
 	res->churn_skipped = t1.skipped - t0->skipped;
 	res->n_busy = c->r.nw;
 	for (uint32_t i = 0; i < c->r.nw; i++) {

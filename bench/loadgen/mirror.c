@@ -65,6 +65,7 @@ lg_mirror_listen(struct lg_run *r, struct lg_worker *w)
 		s->idx = i;
 		s->addr = r->spokes[i].addr;
 		s->w = w;
+		s->corrupt_due = o->expect_corrupt == LG_CORRUPT_ROUTE && i == r->m->n_spokes - 1;
 	}
 	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (w->lfd < 0)
@@ -285,15 +286,77 @@ lg_mirror_down(struct lg_sess *s)
 		log_append(s->w, f->wd.buf, f->wd.len);
 }
 
+/* --expect-corrupt route: the first UPDATE with announcements in
+ * log[from, to), if its AS_PATH can be altered; *asn set to the offset of
+ * the last octet of its first AS. Returns the message's offset, or to. */
+static size_t
+corrupt_find(const uint8_t *log, size_t from, size_t to, size_t *asn)
+{
+	for (size_t o = from; o + BGP_HDR_LEN <= to;) {
+		const uint8_t *m = log + o;
+		size_t len = (size_t)m[16] << 8 | m[17], wl, al, a;
+		if (len < BGP_HDR_LEN || o + len > to)
+			break;
+		if (m[18] == BGP_MSG_UPDATE && len >= 23 &&
+		    (wl = (size_t)m[19] << 8 | m[20]) + 23 <= len &&
+		    (al = (size_t)m[21 + wl] << 8 | m[22 + wl]) + 23 + wl <= len) {
+			bool ann = len > 23 + wl + al; /* NLRI */
+			size_t path = 0;
+			for (a = 23 + wl; a + 3 <= 23 + wl + al;) {
+				uint8_t fl = m[a], ty = m[a + 1];
+				size_t h = fl & 0x10 ? 4 : 3;
+				size_t vl =
+				    fl & 0x10 ? ((size_t)m[a + 2] << 8 | m[a + 3]) : m[a + 2];
+				if (a + h + vl > 23 + wl + al)
+					break;
+				if (ty == BGP_ATTR_MP_REACH_NLRI)
+					ann = true;
+				if (ty == BGP_ATTR_AS_PATH && vl >= 6 && m[a + h + 1] >= 1)
+					path = a + h + 5; /* segment type, count, then the AS */
+				a += h + vl;
+			}
+			if (ann && path) {
+				*asn = o + path;
+				return o;
+			}
+		}
+		o += len;
+	}
+	return to;
+}
+
 int
 lg_mirror_write(struct lg_sess *s)
 {
 	struct lg_worker *w = s->w;
+	size_t end = w->log_len, asn = 0;
 
 	if (s->qn)
 		return 0; /* OPEN and KEEPALIVE first (sess_flush calls back) */
-	while (s->log_cur < w->log_len) {
-		size_t n = w->log_len - s->log_cur;
+	if (s->corrupt_due)
+		end = corrupt_find(w->log, s->log_cur, w->log_len, &asn);
+	if (s->corrupt_due && s->log_cur == end && end < w->log_len) {
+		/* This spoke alone gets the message with its first AS changed:
+		 * every route in it is wrong, while the other spokes get it
+		 * intact. The copy goes through the queue, then the log resumes. */
+		size_t len = (size_t)w->log[end + 16] << 8 | w->log[end + 17];
+		uint8_t *cp = malloc(len);
+		if (!cp) {
+			lg_fatal("out of memory");
+			return -1;
+		}
+		memcpy(cp, w->log + end, len);
+		cp[asn - end] ^= 0x01;
+		s->corrupt_due = false;
+		s->log_cur += len;
+		fprintf(stderr,
+		        "routehub-loadgen: mirror: --expect-corrupt route: altered the AS "
+		        "path of one UPDATE to spoke %u\n",
+		        s->idx);
+		return lg_sess_send(s, cp, len, true);
+	}
+	while (s->log_cur < end) {
+		size_t n = end - s->log_cur;
 		ssize_t k = write(s->fd, w->log + s->log_cur, n < WRITE_CHUNK ? n : WRITE_CHUNK);
 		if (k < 0) {
 			if (errno == EINTR)
@@ -313,6 +376,8 @@ lg_mirror_write(struct lg_sess *s)
 		atomic_fetch_add_explicit(&w->c[LG_ROLE_MSPOKE].tx_bytes, (uint64_t)k,
 		                          memory_order_relaxed);
 	}
+	if (s->corrupt_due && s->log_cur < w->log_len)
+		return lg_mirror_write(s); /* at the message to alter */
 	if (s->out_armed) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
 		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)

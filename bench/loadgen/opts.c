@@ -92,7 +92,12 @@ usage(FILE *f)
 	    "  --settle S             quiet time the spokes need before a phase is over (0.25);\n"
 	    "                         the times reported are when each spoke last matched\n"
 	    "Verification and output\n"
-	    "  --expect-corrupt digest|count   corrupt the expectation: the run must fail\n"
+	    "  --expect-corrupt digest|count|route\n"
+	    "                         corrupt the expectation (digest, count), or (self-test)\n"
+	    "                         one UPDATE sent to the last spoke: the run must fail\n"
+	    "  --no-rx-cache          every spoke decodes every UPDATE itself (by default a\n"
+	    "                         thread's spokes share the verified result of identical\n"
+	    "                         UPDATEs)\n"
 	    "  --ignore-unknown       routes outside the workload (the route server's own)\n"
 	    "                         are counted, not an error\n"
 	    "  --json FILE            write the JSON result there (else last stdout line)\n"
@@ -453,6 +458,7 @@ enum {
 	OPT_SETTLE,
 	OPT_FASTEP,
 	OPT_SASTEP,
+	OPT_NORXC,
 };
 
 static const struct option longopts[] = {
@@ -491,6 +497,7 @@ static const struct option longopts[] = {
     {"settle", required_argument, NULL, OPT_SETTLE},
     {"expect-corrupt", required_argument, NULL, OPT_CORRUPT},
     {"ignore-unknown", no_argument, NULL, OPT_IGNUNK},
+    {"no-rx-cache", no_argument, NULL, OPT_NORXC},
     {"json", required_argument, NULL, OPT_JSON},
     {"dump-peers", required_argument, NULL, OPT_DUMP},
     {"ceiling", required_argument, NULL, OPT_CEIL},
@@ -653,14 +660,20 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 				o->expect_corrupt = LG_CORRUPT_DIGEST;
 			else if (!strcmp(optarg, "count"))
 				o->expect_corrupt = LG_CORRUPT_COUNT;
+			else if (!strcmp(optarg, "route"))
+				o->expect_corrupt = LG_CORRUPT_ROUTE;
 			else {
 				fprintf(stderr,
-				        "routehub-loadgen: --expect-corrupt: digest or count\n");
+				        "routehub-loadgen: --expect-corrupt: digest, count or "
+				        "route\n");
 				rc = -1;
 			}
 			break;
 		case OPT_IGNUNK:
 			o->ignore_unknown = true;
+			break;
+		case OPT_NORXC:
+			o->no_rx_cache = true;
 			break;
 		case OPT_JSON:
 			o->json_path = optarg;
@@ -702,6 +715,11 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	if (o->self_test && !o->rs_transparent) {
 		fprintf(stderr, "routehub-loadgen: --self-test mirrors UPDATEs unchanged: "
 		                "--rs-asn must be transparent\n");
+		return -1;
+	}
+	if (o->expect_corrupt == LG_CORRUPT_ROUTE && (!o->self_test || o->n_spokes == 0)) {
+		fprintf(stderr, "routehub-loadgen: --expect-corrupt route needs --self-test and "
+		                "spokes (the mirror alters a route it sends)\n");
 		return -1;
 	}
 	if (o->n_feeders == 0 && o->n_spokes == 0) {

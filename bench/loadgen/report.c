@@ -368,6 +368,7 @@ lg_report_json(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 			        ",\"latency\":{\"n\":%" PRIu64 ",\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
 			        "\"max_ms\":%.3f},\"churn_skipped\":%" PRIu64,
 			        r->lat_n, r->lat_p50, r->lat_p99, r->lat_max, r->churn_skipped);
+		fprintf(f, ",\"rx_updates_shared\":%" PRIu64, r->rx_shared);
 		fprintf(f, ",\"cpu_s\":%.4f,\"cpu_ns_per_route\":%.1f", r->cpu_s, ns_per_route(r));
 		fputs(",\"busy\":[", f);
 		for (uint32_t k = 0; k < r->n_busy; k++)

@@ -108,17 +108,27 @@ lg_fatal(const char *fmt, ...)
 	lg_wake_main();
 }
 
+/* A worker's counters have one writer, the worker: a relaxed load and store,
+ * not a locked read-modify-write per message. */
+#define WADD(x, v)                                                                                 \
+	atomic_store_explicit(&(x), atomic_load_explicit(&(x), memory_order_relaxed) + (v),        \
+	                      memory_order_relaxed)
+
 static void
 count(struct lg_sess *s, bool tx, uint64_t bytes, uint64_t msgs)
 {
 	struct lg_counters *c = &s->w->c[s->role];
 
 	if (tx) {
-		atomic_fetch_add_explicit(&c->tx_bytes, bytes, memory_order_relaxed);
-		atomic_fetch_add_explicit(&c->tx_msgs, msgs, memory_order_relaxed);
+		if (bytes)
+			WADD(c->tx_bytes, bytes);
+		if (msgs)
+			WADD(c->tx_msgs, msgs);
 	} else {
-		atomic_fetch_add_explicit(&c->rx_bytes, bytes, memory_order_relaxed);
-		atomic_fetch_add_explicit(&c->rx_msgs, msgs, memory_order_relaxed);
+		if (bytes)
+			WADD(c->rx_bytes, bytes);
+		if (msgs)
+			WADD(c->rx_msgs, msgs);
 	}
 }
 
@@ -465,7 +475,7 @@ on_message(struct lg_sess *s, uint8_t type, const uint8_t *msg, size_t len)
 			lg_sess_down(s, "UPDATE before the session was established");
 			return;
 		}
-		atomic_fetch_add_explicit(&s->w->c[s->role].rx_updates, 1, memory_order_relaxed);
+		WADD(s->w->c[s->role].rx_updates, 1);
 		if (s->role == LG_ROLE_SPOKE) {
 			s->w->spoke_rx = true;
 			lg_spoke_update(s, msg, len);
@@ -1030,6 +1040,7 @@ worker_main(void *arg)
 		}
 		queue_clear(s);
 	}
+	lg_rxcache_free(w);
 	return NULL;
 }
 

@@ -7,6 +7,16 @@
  * feeder the current route came from, or LG_ST_CORRUPT) and one counter per
  * feeder, both allocated when the spoke is created.
  *
+ * Receiving is in two steps. rx_decode decodes an UPDATE and verifies every
+ * route in it into ops (this prefix now holds that feeder's route, a wrong
+ * route, or nothing), which depend only on the bytes and the session's
+ * parameters; rx_apply applies ops to one spoke's state and counters. A
+ * route server sends the same bytes to every member of an update group, so
+ * a thread keeps the ops of the UPDATEs it decoded (lg_rxcache, compared in
+ * full) and a spoke that receives the same bytes only applies them: the
+ * outcome is the same as decoding them again, at a few ns per route instead
+ * of ~80. What logs (a wrong route, treat-as-withdraw) is never shared.
+ *
  * A received route is correct when (work.c states the rule): its prefix is
  * in the workload, its next hop is a feeder's (198.18.0.0/15 or 2001:2::/48,
  * see lg.h), that feeder belongs to the prefix's group, and its AS path hashes
@@ -15,9 +25,11 @@
  * corrupt and fails the run.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "lg.h"
 
@@ -33,6 +45,11 @@ lg_spoke_init(struct lg_spoke *sp, const struct lg_model *m)
 	sp->cnt_from = calloc(m->n_feeders ? m->n_feeders : 1, sizeof(*sp->cnt_from));
 	if (!sp->state || !sp->cnt_from)
 		return -1;
+	/* Touch every page now, before the clock: a large calloc is mapped
+	 * lazily, and the first write to each page would fault while routes
+	 * are counted. */
+	for (size_t i = 0; i < m->tab.n; i += 4096 / sizeof(*sp->state))
+		((volatile uint16_t *)sp->state)[i] = 0;
 	return 0;
 }
 
@@ -43,29 +60,74 @@ lg_spoke_fini(struct lg_spoke *sp)
 	free(sp->cnt_from);
 }
 
-/* The table entry of p, trying first the one after the previous prefix:
- * feeders announce in table order and route servers mostly keep runs
- * together, so this spares most lookups a random memory access. */
-static inline int64_t
-find_next(const struct lg_table *t, const struct bgp_prefix *p, int64_t *last)
-{
-	uint32_t g = (uint32_t)(*last + 1);
-	int64_t idx;
+/* Looking prefixes up in the workload table, a chunk at a time. Streams
+ * in table order (feeders announce in that order, the mirror and some
+ * route servers keep it) are served by trying the entry after the previous
+ * prefix first. Other orders cost two dependent cache misses per prefix (the
+ * slot, then the entry): for them every key of the chunk is hashed and its
+ * slot prefetched, then each slot read and its entry prefetched, before the
+ * first is compared, so that the misses overlap. Which of the two a chunk
+ * does follows from how the previous chunk went. */
+#define LK_CHUNK 32
 
-	if (g < t->n) {
-		const struct lg_pent *e = &t->e[g];
-		uint64_t k0, k1;
-		memcpy(&k0, p->addr, 8);
-		memcpy(&k1, p->addr + 8, 8);
-		if (e->k0 == k0 && e->k1 == k1 && e->len == p->len && e->af == p->af) {
-			*last = g;
-			return g;
+struct lk_key {
+	struct bgp_prefix p;
+	uint64_t k0, k1, h;
+};
+
+struct lk_run {
+	int64_t last; /* table index of the previous prefix */
+	bool seq;     /* the previous chunk came in table order */
+};
+
+static void
+lookup_chunk(const struct lg_table *t, struct lk_key *k, uint32_t n, int64_t *idx,
+             struct lk_run *st)
+{
+	uint32_t hits = 0;
+
+	if (!st->seq && t->n) {
+		for (uint32_t i = 0; i < n; i++) {
+			k[i].h = lg_key_hash(k[i].k0, k[i].k1, k[i].p.af, k[i].p.len);
+			__builtin_prefetch(&t->slot[k[i].h & t->mask]);
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t sl = t->slot[k[i].h & t->mask];
+			if (sl)
+				__builtin_prefetch(&t->e[sl - 1]);
 		}
 	}
-	idx = lg_table_find(t, p);
-	if (idx >= 0)
-		*last = idx;
-	return idx;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t g = (uint32_t)(st->last + 1);
+		const struct lg_pent *e = g < t->n ? &t->e[g] : NULL;
+		if (e && e->k0 == k[i].k0 && e->k1 == k[i].k1 && e->len == k[i].p.len &&
+		    e->af == k[i].p.af) {
+			idx[i] = g;
+			hits++;
+		} else {
+			if (st->seq)
+				k[i].h = lg_key_hash(k[i].k0, k[i].k1, k[i].p.af, k[i].p.len);
+			idx[i] =
+			    lg_table_find_h(t, k[i].k0, k[i].k1, k[i].p.af, k[i].p.len, k[i].h);
+		}
+		if (idx[i] >= 0)
+			st->last = idx[i];
+	}
+	st->seq = hits * 2 > n;
+}
+
+/* The next chunk of prefixes of an NLRI run; the count (0 at the end). */
+static uint32_t
+lk_next(const struct bgp_nlri *nl, size_t *pos, struct lk_key *k)
+{
+	uint32_t n = 0;
+
+	while (n < LK_CHUNK && bgp_nlri_next(nl, pos, &k[n].p) == 1) {
+		memcpy(&k[n].k0, k[n].p.addr, 8);
+		memcpy(&k[n].k1, k[n].p.addr + 8, 8);
+		n++;
+	}
+	return n;
 }
 
 /* Feeder index of a next hop, -1 if it is nobody's. */
@@ -89,60 +151,127 @@ nh_feeder(const struct lg_model *m, const struct bgp_attrs *a, uint8_t af)
 	return v < m->n_feeders ? (int64_t)v : -1;
 }
 
-struct delta {
-	int64_t present, extra, corrupt, old;
-	uint64_t digest, corrupt_total, unknown, ann;
+/* ---- what an UPDATE does: verified ops ------------------------------------------------ */
+
+/* Where a spoke keeps the state of a prefix. A thread that shares verified
+ * UPDATEs between its spokes hands out positions in the order it first
+ * receives prefixes (lg_rxcache.pos), and its spokes index their state by
+ * position: a route server sends every member of an update group the same
+ * UPDATEs, so the prefixes of one UPDATE sit together in the state of every
+ * spoke, whatever order the route server sends them in. The prefix's digest
+ * term and finality are kept by position too (contrib, final). A thread
+ * that does not share indexes by table entry. */
+
+/* The verified effect of one received prefix: its state becomes nv (0:
+ * withdrawn, feeder + 1, with LG_ST_OLD, or LG_ST_CORRUPT). The entry's
+ * digest term and finality come along, so that applying reads no table. */
+struct rx_op {
+	uint64_t contrib;
+	uint32_t pos;
+	uint16_t nv;
+	uint8_t final;
+	uint8_t pad;
 };
 
-static void
-route_remove(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, struct delta *d)
-{
-	uint16_t old = sp->state[idx];
-	const struct lg_pent *e = &m->tab.e[idx];
+/* Ops sorted by position and merged: n consecutive positions from pos that
+ * all become nv, with the sum of their digest terms and how many of them
+ * are final (present once the feeders' streams are done). */
+struct rx_run {
+	uint64_t sum;
+	uint32_t pos, n, n_final;
+	uint16_t nv;
+	uint16_t pad;
+};
 
-	if (old == 0)
-		return;
-	if (old == LG_ST_CORRUPT) {
-		d->corrupt--;
-	} else if (old & LG_ST_OLD) {
-		sp->cnt_from[(old & ~LG_ST_OLD) - 1]--;
-		d->old--;
-	} else {
-		sp->cnt_from[old - 1]--;
-		if (e->final)
-			d->present--;
-		else
-			d->extra--;
-		d->digest -= e->contrib;
-	}
-	sp->state[idx] = 0;
+/* What an UPDATE does to any spoke of the same session context, whatever
+ * that spoke holds: its ops in message order (announcements of NLRI and
+ * MP_REACH_NLRI, then withdrawals) or as runs, and counts. Depends only on
+ * the bytes, the session context (rx_ctx) and the read-only model, which is
+ * what makes it shareable between the spokes of a thread (lg_rxcache). */
+struct rx_res {
+	struct rx_op *ops;
+	uint32_t nops;
+	struct rx_run *runs;
+	uint32_t nruns;
+	uint32_t n_ann;        /* announcements, unknown prefixes included */
+	uint32_t n_unknown;    /* announcements of prefixes not in the workload */
+	uint32_t n_wd_unknown; /* withdrawals of prefixes not in the workload */
+	uint32_t n_pfx;        /* bgp_update_nprefixes */
+	uint32_t n_wrong;      /* ops with LG_ST_CORRUPT */
+	uint32_t n_taw;        /* 1 if treated as withdraw (RFC 7606) */
+	uint64_t stamp;        /* churn send time of stamped announcements, 0 if none */
+};
+
+/* A result kept for the thread's other spokes: the message it is for (bytes
+ * compared in full), and the result as runs. */
+struct rxc_ent {
+	uint64_t h;
+	uint32_t len;
+	uint8_t ctx;
+	size_t size;
+	struct rx_res r; /* r.runs points into this allocation, r.ops is NULL */
+	uint8_t *msg;
+};
+
+struct rxc_slot {
+	uint64_t h;
+	struct rxc_ent *e;
+};
+
+/* Per worker thread (lg_worker.rxc): the positions, the scratch result of
+ * the UPDATE being decoded, and the cache of shareable results. */
+struct lg_rxcache {
+	/* if on: */
+	uint32_t *pos;     /* per table entry: position + 1, 0 = none yet */
+	uint64_t *contrib; /* per position: the prefix's digest term */
+	uint8_t *final;    /* per position: the prefix is final */
+	uint32_t npos;
+	struct rx_res scratch;
+	uint64_t *keys; /* sorting scratch */
+	/* the cache (if on): RXC_WAYS-way set-associative (a full set loses
+	 * the way tick points at), bounded in bytes */
+	bool on;
+	uint32_t mask; /* of the set index */
+	size_t bytes;
+	uint64_t tick;
+	struct rxc_slot *slot; /* the hash beside the entry: a set is one cache line */
+	uint64_t n_miss, n_put, n_replaced, n_clear; /* for -v */
+};
+
+#define RXC_SLOTS  16384u /* in sets of RXC_WAYS */
+#define RXC_WAYS   4u
+#define RXC_BUDGET (48u << 20)
+
+/* A result may be reused by another spoke only if applying it is all the
+ * spoke would have done: anything that logs (a wrong route, a treat-as-
+ * withdraw, an unknown prefix that is an error) is verified by each spoke
+ * on its own, so that every spoke reports its own. */
+static bool
+res_shareable(const struct lg_model *m, const struct rx_res *r)
+{
+	return !r->n_wrong && !r->n_taw && (!r->n_unknown || m->o->ignore_unknown);
 }
 
-static void
-route_set(const struct lg_model *m, struct lg_spoke *sp, uint32_t idx, uint16_t nv, struct delta *d)
+static inline void
+op_push(struct lg_rxcache *c, const struct lg_pent *e, uint32_t idx, uint16_t nv)
 {
-	const struct lg_pent *e = &m->tab.e[idx];
+	struct rx_op *o = &c->scratch.ops[c->scratch.nops++];
+	uint32_t pos = idx;
 
-	if (sp->state[idx] == nv && nv != LG_ST_CORRUPT)
-		return; /* the same route again (churn, refresh) */
-	route_remove(m, sp, idx, d);
-	sp->state[idx] = nv;
-	if (nv == LG_ST_CORRUPT) {
-		d->corrupt++;
-		d->corrupt_total++;
-		return;
+	if (c->on) {
+		pos = c->pos[idx];
+		if (!pos) {
+			pos = c->pos[idx] = ++c->npos;
+			c->contrib[pos - 1] = e->contrib;
+			c->final[pos - 1] = e->final;
+		}
+		pos--;
 	}
-	if (nv & LG_ST_OLD) {
-		sp->cnt_from[(nv & ~LG_ST_OLD) - 1]++;
-		d->old++;
-		return;
-	}
-	sp->cnt_from[nv - 1]++;
-	if (e->final)
-		d->present++;
-	else
-		d->extra++;
-	d->digest += e->contrib;
+	o->contrib = e->contrib;
+	o->pos = pos;
+	o->nv = nv;
+	o->final = e->final;
+	o->pad = 0;
 }
 
 static _Atomic uint32_t corrupt_lines;
@@ -181,14 +310,17 @@ old_path(const struct lg_model *m, const struct lg_pent *e, uint64_t phash, uint
 
 /* Announced prefixes of one family, all with the same attributes. */
 static void
-announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs *a, bool path_ok,
-             uint64_t phash, struct delta *d)
+announce_run(struct lg_sess *s, const struct bgp_nlri *nl, const struct bgp_attrs *a, bool path_ok,
+             uint64_t phash, struct rx_res *r)
 {
 	const struct lg_model *m = s->w->m;
-	struct lg_spoke *sp = s->sp;
-	struct bgp_prefix p;
+	struct lg_rxcache *c = s->w->rxc;
+	struct lk_key k[LK_CHUNK];
+	int64_t ix[LK_CHUNK];
+	struct lk_run st = {-2, true};
 	size_t pos = 0;
-	int64_t f = nh_feeder(m, a, n->af);
+	uint32_t n;
+	int64_t f = nh_feeder(m, a, nl->af);
 	uint32_t last_aset = UINT32_MAX;
 	uint64_t want = 0;
 	/* RFC 4271 §5.1.2: a route server that is not transparent prepends its
@@ -196,78 +328,84 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *n, const struct bgp_attrs
 	 * client) gets the path unchanged. */
 	bool prepend = !m->transparent && !s->bs.ibgp;
 
-	int64_t last = -2;
-
-	while (bgp_nlri_next(n, &pos, &p) == 1) {
-		int64_t idx = find_next(&m->tab, &p, &last);
-		const struct lg_pent *e;
-		d->ann++;
-		if (idx < 0) {
-			d->unknown++;
-			if (!m->o->ignore_unknown)
-				corrupt_log(s, &p, "prefix not in the workload", f);
-			continue;
+	while ((n = lk_next(nl, &pos, k)) != 0) {
+		lookup_chunk(&m->tab, k, n, ix, &st);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct bgp_prefix *p = &k[i].p;
+			int64_t idx = ix[i];
+			const struct lg_pent *e;
+			r->n_ann++;
+			if (idx < 0) {
+				r->n_unknown++;
+				if (!m->o->ignore_unknown)
+					corrupt_log(s, p, "prefix not in the workload", f);
+				continue;
+			}
+			e = &m->tab.e[idx];
+			if (f < 0 || f < m->groups[e->group].first ||
+			    f >= m->groups[e->group].first + m->groups[e->group].count) {
+				corrupt_log(s, p,
+				            f < 0
+				                ? "next hop is no feeder's"
+				                : "next hop of a feeder that does not announce it",
+				            f);
+				op_push(c, e, (uint32_t)idx, LG_ST_CORRUPT);
+				r->n_wrong++;
+				continue;
+			}
+			if (e->aset != last_aset) {
+				last_aset = e->aset;
+				want = lg_path_prepend(m->asets[e->aset].hbase, m->feeders[f].asn);
+				if (prepend)
+					want = lg_path_prepend(want, m->rs_asn);
+			}
+			if (path_ok && phash == want) {
+				op_push(c, e, (uint32_t)idx, (uint16_t)(f + 1));
+				continue;
+			}
+			if (path_ok && old_path(m, e, phash, m->feeders[f].asn, prepend)) {
+				op_push(c, e, (uint32_t)idx, (uint16_t)((f + 1) | LG_ST_OLD));
+				continue;
+			}
+			{
+				char why[320], path[200];
+				if (a->mask & (1ull << BGP_ATTR_AS_PATH))
+					bgp_aspath_format(a->aspath.p, a->aspath.len, 1, path,
+					                  sizeof(path));
+				else
+					snprintf(path, sizeof(path), "(none)");
+				snprintf(why, sizeof(why),
+				         "AS path %s, expected %s%u and the set's path "
+				         "(--rs-asn %s)",
+				         path, prepend ? "the route server's ASN, " : "",
+				         m->feeders[f].asn, m->transparent ? "transparent" : "N");
+				corrupt_log(s, p, why, f);
+			}
+			op_push(c, e, (uint32_t)idx, LG_ST_CORRUPT);
+			r->n_wrong++;
 		}
-		e = &m->tab.e[idx];
-		if (f < 0 || f < m->groups[e->group].first ||
-		    f >= m->groups[e->group].first + m->groups[e->group].count) {
-			corrupt_log(s, &p,
-			            f < 0 ? "next hop is no feeder's"
-			                  : "next hop of a feeder that does not announce it",
-			            f);
-			route_set(m, sp, (uint32_t)idx, LG_ST_CORRUPT, d);
-			continue;
-		}
-		if (e->aset != last_aset) {
-			last_aset = e->aset;
-			want = lg_path_prepend(m->asets[e->aset].hbase, m->feeders[f].asn);
-			if (prepend)
-				want = lg_path_prepend(want, m->rs_asn);
-		}
-		if (path_ok && phash == want) {
-			route_set(m, sp, (uint32_t)idx, (uint16_t)(f + 1), d);
-			continue;
-		}
-		if (path_ok && old_path(m, e, phash, m->feeders[f].asn, prepend)) {
-			route_set(m, sp, (uint32_t)idx, (uint16_t)((f + 1) | LG_ST_OLD), d);
-			continue;
-		}
-		{
-			char why[320], path[200];
-			if (a->mask & (1ull << BGP_ATTR_AS_PATH))
-				bgp_aspath_format(a->aspath.p, a->aspath.len, 1, path,
-				                  sizeof(path));
-			else
-				snprintf(path, sizeof(path), "(none)");
-			snprintf(why, sizeof(why),
-			         "AS path %s, expected %s%u and the set's path "
-			         "(--rs-asn %s)",
-			         path, prepend ? "the route server's ASN, " : "", m->feeders[f].asn,
-			         m->transparent ? "transparent" : "N");
-			corrupt_log(s, &p, why, f);
-		}
-		route_set(m, sp, (uint32_t)idx, LG_ST_CORRUPT, d);
 	}
 }
 
 static void
-withdraw_run(struct lg_sess *s, const struct bgp_nlri *n, struct delta *d)
+withdraw_run(struct lg_sess *s, const struct bgp_nlri *nl, struct rx_res *r)
 {
 	const struct lg_model *m = s->w->m;
-	struct lg_spoke *sp = s->sp;
-	struct bgp_prefix p;
+	struct lg_rxcache *c = s->w->rxc;
+	struct lk_key k[LK_CHUNK];
+	int64_t ix[LK_CHUNK];
+	struct lk_run st = {-2, true};
 	size_t pos = 0;
-	int64_t last = -2;
+	uint32_t n;
 
-	while (bgp_nlri_next(n, &pos, &p) == 1) {
-		int64_t idx = find_next(&m->tab, &p, &last);
-		if (idx < 0) {
-			sp->n_wd_unknown++;
-			continue;
+	while ((n = lk_next(nl, &pos, k)) != 0) {
+		lookup_chunk(&m->tab, k, n, ix, &st);
+		for (uint32_t i = 0; i < n; i++) {
+			if (ix[i] < 0)
+				r->n_wd_unknown++;
+			else
+				op_push(c, &m->tab.e[ix[i]], (uint32_t)ix[i], 0);
 		}
-		if (sp->state[idx] == 0)
-			sp->n_wd_absent++;
-		route_remove(m, sp, (uint32_t)idx, d);
 	}
 }
 
@@ -288,21 +426,24 @@ stamp_of(const struct bgp_attrs *a)
 	return 0;
 }
 
-void
-lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len)
+/* Decode and verify an UPDATE into r, the thread's scratch result (its ops
+ * have room for one per byte of a message, more than it can hold
+ * prefixes). -1: malformed. */
+static int
+rx_decode(struct lg_sess *s, const uint8_t *msg, size_t len, struct rx_res *r)
 {
-	const struct lg_model *m = s->w->m;
-	struct lg_spoke *sp = s->sp;
 	struct bgp_update u;
-	struct delta d = {0};
-	uint64_t phash = 0, st;
+	uint64_t phash = 0;
 	bool path_ok;
 
+	r->nops = r->n_ann = r->n_unknown = r->n_wd_unknown = r->n_wrong = r->n_taw = 0;
+	r->stamp = 0;
 	if (bgp_update_decode(msg, len, &s->bs, &u) < 0) {
 		lg_fatal("spoke %u: malformed UPDATE from the route server: %s", s->idx,
 		         u.err.reason ? u.err.reason : bgp_err_name(u.err.code, u.err.subcode));
-		return;
+		return -1;
 	}
+	r->n_pfx = bgp_update_nprefixes(&u);
 	if (u.action == BGP_ACT_WITHDRAW) {
 		/* RFC 7606 §2 treat-as-withdraw: the route server sent something
 		 * wrong; the prefixes go, and count against it. */
@@ -311,39 +452,425 @@ lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len)
 			fprintf(stderr,
 			        "routehub-loadgen: spoke %u: UPDATE treated as withdraw: %s\n",
 			        s->idx, u.err.reason ? u.err.reason : "?");
-		d.corrupt_total++;
-		withdraw_run(s, &u.nlri, &d);
-		withdraw_run(s, &u.mp_reach, &d);
+		r->n_taw = 1;
+		withdraw_run(s, &u.nlri, r);
+		withdraw_run(s, &u.mp_reach, r);
 	} else {
 		path_ok = (u.attrs.mask & (1ull << BGP_ATTR_AS_PATH)) &&
 		          lg_path_hash(u.attrs.aspath.p, u.attrs.aspath.len, &phash) == 0;
 		if (u.nlri.count)
-			announce_run(s, &u.nlri, &u.attrs, path_ok, phash, &d);
+			announce_run(s, &u.nlri, &u.attrs, path_ok, phash, r);
 		if (u.mp_reach.count)
-			announce_run(s, &u.mp_reach, &u.attrs, path_ok, phash, &d);
-		if ((u.nlri.count || u.mp_reach.count) && (st = stamp_of(&u.attrs)) != 0) {
-			uint64_t now = lg_now();
-			uint32_t ph = atomic_load_explicit(&m->exp.phase, memory_order_relaxed);
-			if (now > st)
-				lg_hist_add(&s->w->lat[ph], now - st);
-			atomic_store_explicit(&s->w->last_stamp_rx, now, memory_order_relaxed);
-		}
+			announce_run(s, &u.mp_reach, &u.attrs, path_ok, phash, r);
+		if (u.nlri.count || u.mp_reach.count)
+			r->stamp = stamp_of(&u.attrs);
 	}
-	withdraw_run(s, &u.withdrawn, &d);
-	withdraw_run(s, &u.mp_unreach, &d);
+	withdraw_run(s, &u.withdrawn, r);
+	withdraw_run(s, &u.mp_unreach, r);
+	return 0;
+}
 
+/* ---- applying ops to a spoke ---------------------------------------------------------- */
+
+struct delta {
+	int64_t present, extra, corrupt, old;
+	uint64_t digest, corrupt_total, wd_absent;
+};
+
+/* n prefixes whose state is v stop being counted (v = 0: nothing), or
+ * (sign +1) start being counted; n_final of them final, sum their digest
+ * terms. */
+static inline __attribute__((always_inline)) void
+count_state(uint32_t *cnt_from, uint16_t v, int64_t sign, uint32_t n, uint32_t n_final,
+            uint64_t sum, struct delta *d)
+{
+	if (!v)
+		return;
+	if (v == LG_ST_CORRUPT) {
+		d->corrupt += sign * n;
+		if (sign > 0)
+			d->corrupt_total += n;
+	} else if (v & LG_ST_OLD) {
+		cnt_from[(v & ~LG_ST_OLD) - 1] += (uint32_t)(sign * n);
+		d->old += sign * n;
+	} else {
+		cnt_from[v - 1] += (uint32_t)(sign * n);
+		d->present += sign * n_final;
+		d->extra += sign * (n - n_final);
+		d->digest += (uint64_t)sign * sum;
+	}
+}
+
+/* One prefix's state moves from what it is to nv: the counters of the route
+ * it held go, those of the route it holds now come. The same route again
+ * (churn, refresh): nothing, except that a wrong route is counted each time
+ * it arrives and a withdrawal of nothing is noted. */
+static inline __attribute__((always_inline)) void
+op_apply(uint16_t *state, uint32_t *cnt_from, uint32_t pos, uint16_t nv, uint64_t contrib,
+         uint32_t final, struct delta *d)
+{
+	uint16_t old = state[pos];
+
+	if (old == nv) {
+		if (nv == LG_ST_CORRUPT)
+			d->corrupt_total++; /* counted again; stays wrong */
+		else if (nv == 0)
+			d->wd_absent++;
+		return;
+	}
+	state[pos] = nv;
+	count_state(cnt_from, old, -1, 1, final, contrib, d);
+	count_state(cnt_from, nv, 1, 1, final, contrib, d);
+}
+
+/* Ops in message order, one by one (a result no other spoke will use). */
+static void
+apply_ops(struct lg_spoke *sp, const struct rx_res *r, struct delta *d)
+{
+	uint16_t *state = sp->state;
+	const struct rx_op *o = r->ops;
+
+	for (uint32_t i = 0; i < r->nops; i++)
+		op_apply(state, sp->cnt_from, o[i].pos, o[i].nv, o[i].contrib, o[i].final, d);
+}
+
+/* States are 16 bits: four at a time in a 64-bit word, 16 per loop turn
+ * (the build's -O2 does not vectorise loops of unknown length). */
+#define ST_REP 0x0001000100010001ull
+
+static inline bool
+all_equal(const uint16_t *st, uint32_t n, uint16_t v)
+{
+	uint64_t pat = v * ST_REP, d0 = 0, d1 = 0, d2 = 0, d3 = 0, x[4];
+	uint32_t k = 0;
+
+	for (; k + 16 <= n; k += 16) {
+		memcpy(x, st + k, 32);
+		d0 |= x[0] ^ pat;
+		d1 |= x[1] ^ pat;
+		d2 |= x[2] ^ pat;
+		d3 |= x[3] ^ pat;
+	}
+	for (; k < n; k++)
+		d0 |= (uint64_t)(st[k] ^ v);
+	return !(d0 | d1 | d2 | d3);
+}
+
+static inline void
+fill(uint16_t *st, uint32_t n, uint16_t v)
+{
+	uint64_t pat = v * ST_REP, x[4] = {pat, pat, pat, pat};
+	uint32_t k = 0;
+
+	for (; k + 16 <= n; k += 16)
+		memcpy(st + k, x, 32);
+	for (; k < n; k++)
+		st[k] = v;
+}
+
+/* Runs: a run whose prefixes are all in the same state (all absent when a
+ * table is announced, all the same feeder's when it is withdrawn) moves as
+ * a block: one pass to check, one to store, counters once per run. Any
+ * other run goes prefix by prefix. */
+static void
+apply_runs(struct lg_rxcache *c, struct lg_spoke *sp, const struct rx_res *r, struct delta *d)
+{
+	uint16_t *state = sp->state;
+	const struct rx_run *u = r->runs;
+
+	for (uint32_t i = 0; i < r->nruns; i++) {
+		uint16_t *st = state + u[i].pos, v = st[0], nv = u[i].nv;
+		uint32_t n = u[i].n;
+		if (i + 4 < r->nruns)
+			__builtin_prefetch(&state[u[i + 4].pos], 1);
+		if (!all_equal(st, n, v)) {
+			for (uint32_t k = 0; k < n; k++)
+				op_apply(state, sp->cnt_from, u[i].pos + k, nv,
+				         c->contrib[u[i].pos + k], c->final[u[i].pos + k], d);
+			continue;
+		}
+		if (v == nv) {
+			if (nv == LG_ST_CORRUPT)
+				d->corrupt_total += n;
+			else if (nv == 0)
+				d->wd_absent += n;
+			continue;
+		}
+		fill(st, n, nv);
+		count_state(sp->cnt_from, v, -1, n, u[i].n_final, u[i].sum, d);
+		count_state(sp->cnt_from, nv, 1, n, u[i].n_final, u[i].sum, d);
+	}
+}
+
+static void
+rx_apply(struct lg_sess *s, struct lg_rxcache *c, const struct rx_res *r)
+{
+	const struct lg_model *m = s->w->m;
+	struct lg_spoke *sp = s->sp;
+	struct delta d = {0};
+
+	if (r->ops)
+		apply_ops(sp, r, &d);
+	else
+		apply_runs(c, sp, r, &d);
+	if (r->stamp) {
+		uint64_t now = lg_now();
+		uint32_t ph = atomic_load_explicit(&m->exp.phase, memory_order_relaxed);
+		if (now > r->stamp)
+			lg_hist_add(&s->w->lat[ph], now - r->stamp);
+		atomic_store_explicit(&s->w->last_stamp_rx, now, memory_order_relaxed);
+	}
+	d.corrupt_total += r->n_taw;
+	sp->n_wd_absent += d.wd_absent;
+	sp->n_wd_unknown += r->n_wd_unknown;
 	RADD(sp->n_present, (uint32_t)d.present);
 	RADD(sp->n_extra, (uint32_t)d.extra);
 	RADD(sp->n_old, (uint32_t)d.old);
 	RADD(sp->n_corrupt, (uint32_t)d.corrupt);
 	RADD(sp->n_corrupt_total, d.corrupt_total);
-	RADD(sp->n_unknown, d.unknown);
-	RADD(sp->n_ann, d.ann);
+	RADD(sp->n_unknown, r->n_unknown);
+	RADD(sp->n_ann, r->n_ann);
 	RADD(sp->digest, d.digest);
-	atomic_fetch_add_explicit(&s->w->c[LG_ROLE_SPOKE].rx_pfx, bgp_update_nprefixes(&u),
-	                          memory_order_relaxed);
+	RADD(s->w->c[LG_ROLE_SPOKE].rx_pfx, r->n_pfx);
 	if (d.corrupt_total && !m->o->ignore_unknown)
 		lg_wake_main();
+}
+
+/* ---- the per-thread cache of verified UPDATEs ----------------------------------------- */
+
+/* A route server encodes an UPDATE once per update group and sends the same
+ * bytes to every member: with 1,000 spokes, 999 of them would decode and
+ * look up the same prefixes again. Each worker thread therefore keeps the
+ * verified result (rx_res) of the UPDATEs its spokes received, keyed by a
+ * 64-bit hash of the bytes and the session context, and confirmed by
+ * comparing the whole message: a spoke that receives the same bytes applies
+ * the same ops to its own state, which is exactly what decoding them would
+ * have done. Only shareable results are kept (res_shareable), as runs
+ * (make_runs): the spoke that decoded the message applies those runs too.
+ * Set-associative, bounded in bytes (everything is dropped when full). */
+
+/* What decoding depends on besides the bytes (struct bgp_sess). */
+static uint8_t
+rx_ctx(const struct bgp_sess *bs)
+{
+	return (uint8_t)(bs->as4 | bs->ext_msg << 1 | bs->ibgp << 2 |
+	                 (bs->af[BGP_AF_IPV4] != 0) << 3 | (bs->af[BGP_AF_IPV6] != 0) << 4 |
+	                 (bs->addpath_rx[BGP_AF_IPV4] != 0) << 5 |
+	                 (bs->addpath_rx[BGP_AF_IPV6] != 0) << 6);
+}
+
+static struct lg_rxcache *
+rxc_get(struct lg_worker *w)
+{
+	struct lg_rxcache *c = w->rxc;
+	uint32_t spokes = 0, n = w->m->tab.n ? w->m->tab.n : 1;
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	w->rxc = c;
+	/* One op per byte of a message at most (a prefix takes at least one). */
+	c->scratch.ops = malloc(BGP_MAX_EXT_MSG * sizeof(*c->scratch.ops));
+	if (!c->scratch.ops) {
+		lg_rxcache_free(w);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < w->nsess; i++)
+		spokes += w->sess[i]->role == LG_ROLE_SPOKE;
+	/* Sharing needs two spokes on the thread. Decided once: the spokes'
+	 * state layout depends on it. */
+	if (w->m->o->no_rx_cache || spokes < 2)
+		return c;
+	c->pos = calloc(n, sizeof(*c->pos));
+	c->contrib = calloc(n, sizeof(*c->contrib));
+	c->final = calloc(n, sizeof(*c->final));
+	c->slot = aligned_alloc(64, RXC_SLOTS * sizeof(*c->slot));
+	if (c->slot)
+		memset(c->slot, 0, RXC_SLOTS * sizeof(*c->slot));
+	c->keys = malloc(BGP_MAX_EXT_MSG * sizeof(*c->keys));
+	c->scratch.runs = malloc(BGP_MAX_EXT_MSG * sizeof(*c->scratch.runs));
+	c->mask = RXC_SLOTS / RXC_WAYS - 1;
+	if (!c->pos || !c->contrib || !c->final || !c->slot || !c->keys || !c->scratch.runs) {
+		lg_rxcache_free(w);
+		return NULL;
+	}
+	c->on = true;
+	return c;
+}
+
+static void
+rxc_clear(struct lg_rxcache *c)
+{
+	for (uint32_t i = 0; i < RXC_SLOTS; i++) {
+		free(c->slot[i].e);
+		c->slot[i].e = NULL;
+	}
+	c->bytes = 0;
+}
+
+void
+lg_rxcache_free(struct lg_worker *w)
+{
+	struct lg_rxcache *c = w->rxc;
+
+	if (!c)
+		return;
+	if (c->on && w->m->o->verbose)
+		fprintf(stderr,
+		        "routehub-loadgen: thread %d: %" PRIu64 " UPDATEs shared, %" PRIu64
+		        " decoded, %" PRIu64 " kept (%" PRIu64 " replacing another), cache "
+		        "emptied %" PRIu64 " times\n",
+		        w->id, atomic_load_explicit(&w->rx_cached, memory_order_relaxed), c->n_miss,
+		        c->n_put, c->n_replaced, c->n_clear);
+	if (c->slot) {
+		rxc_clear(c);
+		free(c->slot);
+	}
+	free(c->pos);
+	free(c->contrib);
+	free(c->final);
+	free(c->scratch.ops);
+	free(c->scratch.runs);
+	free(c->keys);
+	free(c);
+	w->rxc = NULL;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* r's ops as runs (r->runs): sorted by position, the ops of one prefix in
+ * their order (each op touches only its prefix's state and sums, so the
+ * order between prefixes does not matter, and a prefix that comes twice is
+ * two runs, in order), then consecutive positions with the same new state
+ * merged. */
+static void
+make_runs(struct lg_rxcache *c, struct rx_res *r)
+{
+	const struct rx_op *o = r->ops;
+	bool sorted = true;
+	uint32_t n = r->nops;
+	struct rx_run *u = NULL;
+
+	for (uint32_t i = 1; i < n && sorted; i++)
+		sorted = o[i - 1].pos < o[i].pos;
+	if (!sorted) {
+		for (uint32_t i = 0; i < n; i++)
+			c->keys[i] = (uint64_t)o[i].pos << 32 | i;
+		qsort(c->keys, n, sizeof(*c->keys), cmp_u64);
+	}
+	r->nruns = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct rx_op *p = &o[sorted ? i : (uint32_t)c->keys[i]];
+		if (!u || p->nv != u->nv || p->pos != u->pos + u->n) {
+			u = &r->runs[r->nruns++];
+			u->pos = p->pos;
+			u->nv = p->nv;
+			u->n = u->n_final = 0;
+			u->sum = 0;
+			u->pad = 0;
+		}
+		u->n++;
+		u->n_final += p->final;
+		u->sum += p->contrib;
+	}
+}
+
+static void
+rxc_put(struct lg_rxcache *c, uint64_t h, uint8_t ctx, const uint8_t *msg, size_t len,
+        const struct rx_res *r)
+{
+	size_t size = sizeof(struct rxc_ent) + (size_t)r->nruns * sizeof(struct rx_run) + len;
+	struct rxc_slot *set = &c->slot[(h & c->mask) * RXC_WAYS], *sl = NULL;
+	struct rxc_ent *e;
+
+	if (size > RXC_BUDGET / 64)
+		return;
+	for (uint32_t k = 0; k < RXC_WAYS && !sl; k++)
+		if (!set[k].e)
+			sl = &set[k];
+	if (!sl)
+		sl = &set[c->tick++ % RXC_WAYS];
+	c->n_put++;
+	if (sl->e) {
+		c->n_replaced++;
+		c->bytes -= sl->e->size;
+		free(sl->e);
+		sl->e = NULL;
+	}
+	if (c->bytes + size > RXC_BUDGET) {
+		c->n_clear++;
+		rxc_clear(c);
+	}
+	e = malloc(size);
+	if (!e)
+		return;
+	e->h = h;
+	e->len = (uint32_t)len;
+	e->ctx = ctx;
+	e->size = size;
+	e->r = *r;
+	e->r.ops = NULL;
+	e->r.nops = 0;
+	e->r.runs = (struct rx_run *)(e + 1);
+	memcpy(e->r.runs, r->runs, (size_t)r->nruns * sizeof(struct rx_run));
+	e->msg = (uint8_t *)(e->r.runs + r->nruns);
+	memcpy(e->msg, msg, len);
+	sl->h = h;
+	sl->e = e;
+	c->bytes += size;
+}
+
+void
+lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len)
+{
+	struct lg_worker *w = s->w;
+	struct lg_rxcache *c = rxc_get(w);
+	uint8_t ctx = rx_ctx(&s->bs);
+	uint64_t h = 0;
+	bool share;
+
+	if (!c) {
+		lg_fatal("out of memory");
+		return;
+	}
+	if (c->on) {
+		const struct rxc_slot *set;
+		h = XXH3_64bits_withSeed(msg, len, ctx);
+		set = &c->slot[(h & c->mask) * RXC_WAYS];
+		for (uint32_t k = 0; k < RXC_WAYS; k++) {
+			struct rxc_ent *e = set[k].e;
+			if (set[k].h == h && e && e->len == len && e->ctx == ctx &&
+			    !memcmp(e->msg, msg, len)) {
+				RADD(w->rx_cached, 1);
+				rx_apply(s, c, &e->r);
+				lg_spoke_check(s);
+				return;
+			}
+		}
+	}
+	c->n_miss += c->on;
+	if (rx_decode(s, msg, len, &c->scratch) < 0)
+		return;
+	share = c->on && res_shareable(w->m, &c->scratch);
+	if (share) {
+		/* Apply the runs kept for the others, so that this spoke checks
+		 * them as well. */
+		struct rx_res r = c->scratch;
+		make_runs(c, &r);
+		r.ops = NULL;
+		rx_apply(s, c, &r);
+		rxc_put(c, h, ctx, msg, len, &r);
+	} else {
+		rx_apply(s, c, &c->scratch);
+	}
 	lg_spoke_check(s);
 }
 

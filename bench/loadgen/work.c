@@ -29,18 +29,6 @@
 #include "lg.h"
 
 /* ---- hashing -------------------------------------------------------------------- */
-uint64_t
-lg_mix64(uint64_t x)
-{
-	/* splitmix64 finaliser */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 #define PATH_SEED    0x6c67706174680000ull
 #define TOK_BEGIN(t) ((1ull << 32) | (t))
 #define TOK_END(t)   ((2ull << 32) | (t))
@@ -94,12 +82,6 @@ lg_path_hash(const uint8_t *p, size_t len, uint64_t *out)
 }
 
 /* ---- the prefix table ---------------------------------------------------------------- */
-static inline uint64_t
-key_hash(uint64_t k0, uint64_t k1, uint8_t af, uint8_t len)
-{
-	return lg_mix64(k0 ^ lg_mix64(k1 ^ ((uint64_t)af << 8 | len)));
-}
-
 static void
 prefix_key(const struct bgp_prefix *p, uint64_t *k0, uint64_t *k1)
 {
@@ -132,7 +114,7 @@ table_grow(struct lg_table *t)
 		return -1;
 	for (uint32_t i = 0; i < t->n; i++) {
 		const struct lg_pent *e = &t->e[i];
-		uint32_t s = (uint32_t)key_hash(e->k0, e->k1, e->af, e->len) & nmask;
+		uint32_t s = (uint32_t)lg_key_hash(e->k0, e->k1, e->af, e->len) & nmask;
 		while (ns[s])
 			s = (s + 1) & nmask;
 		ns[s] = i + 1;
@@ -153,7 +135,7 @@ lg_table_insert(struct lg_table *t, const struct bgp_prefix *p, uint32_t *idx, b
 	if (t->n == t->cap && table_grow(t) < 0)
 		return -1;
 	prefix_key(p, &k0, &k1);
-	s = (uint32_t)key_hash(k0, k1, p->af, p->len) & t->mask;
+	s = (uint32_t)lg_key_hash(k0, k1, p->af, p->len) & t->mask;
 	while (t->slot[s]) {
 		const struct lg_pent *e = &t->e[t->slot[s] - 1];
 		if (e->k0 == k0 && e->k1 == k1 && e->af == p->af && e->len == p->len) {
@@ -175,28 +157,36 @@ lg_table_insert(struct lg_table *t, const struct bgp_prefix *p, uint32_t *idx, b
 }
 
 int64_t
-lg_table_find(const struct lg_table *t, const struct bgp_prefix *p)
+lg_table_find_h(const struct lg_table *t, uint64_t k0, uint64_t k1, uint8_t af, uint8_t len,
+                uint64_t h)
 {
-	uint64_t k0, k1;
 	uint32_t s;
 
 	if (!t->n)
 		return -1;
-	prefix_key(p, &k0, &k1);
-	s = (uint32_t)key_hash(k0, k1, p->af, p->len) & t->mask;
+	s = (uint32_t)h & t->mask;
 	while (t->slot[s]) {
 		const struct lg_pent *e = &t->e[t->slot[s] - 1];
-		if (e->k0 == k0 && e->k1 == k1 && e->af == p->af && e->len == p->len)
+		if (e->k0 == k0 && e->k1 == k1 && e->af == af && e->len == len)
 			return t->slot[s] - 1;
 		s = (s + 1) & t->mask;
 	}
 	return -1;
 }
 
+int64_t
+lg_table_find(const struct lg_table *t, const struct bgp_prefix *p)
+{
+	uint64_t k0, k1;
+
+	prefix_key(p, &k0, &k1);
+	return lg_table_find_h(t, k0, k1, p->af, p->len, lg_key_hash(k0, k1, p->af, p->len));
+}
+
 uint64_t
 lg_pent_contrib(const struct lg_pent *e, uint32_t group)
 {
-	return lg_mix64(key_hash(e->k0, e->k1, e->af, e->len) ^ lg_mix64(group + 1ull) ^ 0x5a17);
+	return lg_mix64(lg_key_hash(e->k0, e->k1, e->af, e->len) ^ lg_mix64(group + 1ull) ^ 0x5a17);
 }
 
 /* ---- model ------------------------------------------------------------------------------ */

@@ -71,6 +71,16 @@ if run corrupt-count 2 --feeders 2 --prefixes 1000 --spokes 3 --timeout 2 --expe
 	grep -q 'spoke 0: 2000/2001 routes' "$tmp/corrupt-count.err" || bad "corrupt-count: no per-spoke detail"
 fi
 
+# 3b. The mirror alters the AS path of one UPDATE to the last spoke only.
+#     With 6 spokes each thread has several, so the others share verified
+#     UPDATEs (rx_updates_shared): the altered copy must still be caught by
+#     the spoke that got it (exit 1), and no other spoke may report it.
+if run corrupt-route 1 --feeders 2 --prefixes 1000 --spokes 6 --timeout 30 --expect-corrupt route; then
+	check corrupt-route 'not d["ok"] and d["exit"] == 1 and "spoke 5 received" in d["error"]'
+	grep -q 'spoke 5: wrong route for' "$tmp/corrupt-route.err" || bad "corrupt-route: spoke 5 reported nothing"
+	grep -q 'spoke [0-4]: wrong route' "$tmp/corrupt-route.err" && bad "corrupt-route: an intact spoke reported a wrong route"
+fi
+
 # 4. Feeder pairs (ECMP groups): churn with timestamps, hard resets of one
 #    member of each pair (NOTIFICATION, then TCP RST), reconnect, ROUTE-REFRESH.
 #    Routes must fall back to the surviving member and come back.
@@ -81,6 +91,27 @@ if run pairs 0 --feeders 4 --overlap 2 --prefixes 500 --spokes 3 --timeout 30 --
 	check pairs 'p["churn"]["latency"]["n"] > 0 and p["churn"]["tx_updates"] > 0'
 	check pairs 'p["reset"]["expected_routes"] == 1000 and p["refresh"]["rx_prefixes"] >= 3 * 1000'
 	check pairs 'p["withdraw"]["expected_routes"] == 0'
+fi
+
+# 4b. Sharing verified UPDATEs between the spokes of a thread gives what
+#     every spoke decoding every UPDATE gives: the same scenario with 8 spokes,
+#     with and without --no-rx-cache, and a replay (routes replaced by later
+#     ones of the same feeder) with 6.
+pairs8='--feeders 4 --overlap 2 --prefixes 500 --spokes 8 --timeout 30 --communities 2
+	--phases establish,announce,eor,churn:rate=500:duration=1,reset:feeders=even,reconnect:feeders=even,reset:feeders=1:tcp,refresh,withdraw'
+# shellcheck disable=SC2086
+run shared 0 $pairs8 && check shared 'd["ok"] and sum(ph["rx_updates_shared"] for ph in d["phases"]) > 0'
+# shellcheck disable=SC2086
+run unshared 0 $pairs8 --no-rx-cache &&
+	check unshared 'd["ok"] and sum(ph["rx_updates_shared"] for ph in d["phases"]) == 0'
+python3 - "$tmp/shared.json" "$tmp/unshared.json" <<'EOF' || bad "shared/unshared: expectations differ"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+key = lambda d: [(p["kind"], p["ok"], p["expected_routes"], p["expected_digest"]) for p in d["phases"]]
+sys.exit(0 if key(a) == key(b) else 1)
+EOF
+if run replay-shared 0 --feeders 2 --spokes 6 --replay "$RH_TEST_DATA/mrt/updates.20160811.1600.gz" --timeout 60; then
+	check replay-shared 'd["ok"] and p["announce"]["rx_updates_shared"] > 0'
 fi
 
 # 5. Replay of a real capture (IPv4 + IPv6, 4-octet ASNs): every feeder's

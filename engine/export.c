@@ -68,6 +68,7 @@ struct exp_job {
 	struct io_buf *buf;
 	struct attr_set *attrs; /* stored set of an announcement, for exclusions */
 	struct attr_set *prev;  /* an announcement: the group's previous route, if any */
+	uint32_t gen;           /* JOB_DUMP_DONE: the dump request's generation */
 };
 
 /* Prefix set for exact Adj-RIB-In counting (max_routes). */
@@ -836,7 +837,7 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 }
 
 static void
-marker(struct exp *x, unsigned shard, int type, uint32_t peer_id)
+marker(struct exp *x, unsigned shard, int type, uint32_t peer_id, uint32_t gen)
 {
 	int io = atomic_load_explicit(&x->peer_loop[peer_id], memory_order_acquire);
 	struct exp_job *j;
@@ -848,20 +849,21 @@ marker(struct exp *x, unsigned shard, int type, uint32_t peer_id)
 		return;
 	j->type = (uint8_t)type;
 	j->target = peer_id;
+	j->gen = gen;
 	job_push(x, shard, (unsigned)io, j);
 	job_wake(x, (unsigned)io);
 }
 
 static void
-cb_dump_done(void *arg, unsigned shard, uint32_t peer_id)
+cb_dump_done(void *arg, unsigned shard, uint32_t peer_id, uint32_t gen)
 {
-	marker(arg, shard, JOB_DUMP_DONE, peer_id);
+	marker(arg, shard, JOB_DUMP_DONE, peer_id, gen);
 }
 
 static void
 cb_peer_gone(void *arg, unsigned shard, uint32_t peer_id)
 {
-	marker(arg, shard, JOB_GONE, peer_id);
+	marker(arg, shard, JOB_GONE, peer_id, 0);
 }
 
 static void
@@ -1092,7 +1094,11 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 		break;
 	case JOB_DUMP_DONE:
 		p = x->by_id[j->target];
-		if (p && ++p->exp.dumps_done == x->nshards)
+		/* Only the latest request counts: a shard that finished an
+		 * earlier dump before a route refresh asked for another says
+		 * so too, and counting it sent End-of-RIB (or EoRR, which
+		 * makes the peer drop what was not re-sent yet) too early. */
+		if (p && j->gen == p->exp.dump_gen && ++p->exp.dumps_done == x->nshards)
 			send_eor(p);
 		break;
 	case JOB_GONE:
@@ -1127,6 +1133,7 @@ resync(struct exp *x, struct sess_loop *sl, struct peer *p)
 	memset(&op, 0, sizeof(op));
 	op.type = RIB_OP_DUMP;
 	op.peer_id = p->exp.id;
+	op.gen = ++p->exp.dump_gen;
 	p->exp.dumps_done = 0;
 	p->exp.eor_sent = false;
 	rib_push_all(x->shards, sl->idx, &op);
@@ -1543,6 +1550,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
 	rib_push_all(x->shards, sl->idx, &op);
 	op.type = RIB_OP_DUMP;
 	op.peer = NULL;
+	op.gen = ++p->exp.dump_gen;
 	rib_push_all(x->shards, sl->idx, &op);
 	pending(sl);
 }
@@ -1618,6 +1626,7 @@ exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p, int af)
 	memset(&op, 0, sizeof(op));
 	op.type = RIB_OP_DUMP;
 	op.peer_id = p->exp.id;
+	op.gen = ++p->exp.dump_gen;
 	p->exp.dumps_done = 0;
 	p->exp.eor_sent = false;
 	rib_push_all(x->shards, sl->idx, &op);

@@ -44,6 +44,7 @@ struct exp_member {
 	int group;         /* -1 when not a member */
 	struct peer *gnext, *gprev;
 	unsigned dumps_done; /* shards that finished this peer's table */
+	uint32_t dump_gen;   /* the latest table dump requested (rib_op.gen) */
 	bool eor_sent;
 	uint8_t refresh_err; /* families re-sent for an enhanced route refresh:
 	                        BoRR went before the table, EoRR follows it */

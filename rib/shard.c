@@ -44,6 +44,7 @@ struct shard_peer {
 struct dump {
 	struct dump *next;
 	uint32_t peer_id;
+	uint32_t gen; /* the request's (rib_op.gen) */
 	uint8_t af;
 	struct rib_prefix cursor;
 	bool started;
@@ -337,7 +338,7 @@ apply(struct shard *sh, const struct rib_op *op)
 		 * update group, and send them a second time. */
 		if (rib_tree_count(sh->tree[0]) == 0 && rib_tree_count(sh->tree[1]) == 0) {
 			if (x && x->dump_done)
-				x->dump_done(sh->s->c.exp_arg, sh->idx, op->peer_id);
+				x->dump_done(sh->s->c.exp_arg, sh->idx, op->peer_id, op->gen);
 			break;
 		}
 		/* Appended: dumps run in request order, IPv4 then IPv6. */
@@ -346,6 +347,7 @@ apply(struct shard *sh, const struct rib_op *op)
 			if (!d)
 				break;
 			d->peer_id = op->peer_id;
+			d->gen = op->gen;
 			d->af = (uint8_t)af;
 			while (*pp)
 				pp = &(*pp)->next;
@@ -431,7 +433,7 @@ dump_step(struct shard *sh)
 	if (c.n && x && x->dump)
 		x->dump(sh->s->c.exp_arg, sh->idx, d->peer_id, v, c.n);
 	if (next.len == 0xff) {
-		uint32_t id = d->peer_id;
+		uint32_t id = d->peer_id, gen = d->gen;
 		bool last = true;
 		sh->dumps = d->next;
 		free(d);
@@ -439,7 +441,7 @@ dump_step(struct shard *sh)
 			if (o->peer_id == id)
 				last = false;
 		if (last && x && x->dump_done)
-			x->dump_done(sh->s->c.exp_arg, sh->idx, id);
+			x->dump_done(sh->s->c.exp_arg, sh->idx, id, gen);
 	} else {
 		d->cursor = next;
 	}

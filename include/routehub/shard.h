@@ -45,6 +45,7 @@ struct rib_op {
 	union {
 		struct attr_set *attrs;      /* ANNOUNCE */
 		struct rib_peer *peer;       /* PEER_UP */
+		uint32_t gen;                /* DUMP: handed back to dump_done */
 	};
 };
 
@@ -67,8 +68,10 @@ struct rib_export_ops {
 	void (*changed)(void *arg, unsigned shard, struct rib_entry **v, unsigned n);
 	/* A chunk of a table dump for one peer (RIB_OP_DUMP). */
 	void (*dump)(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsigned n);
-	/* The shard finished the dump for peer_id. */
-	void (*dump_done)(void *arg, unsigned shard, uint32_t peer_id);
+	/* The shard finished the dumps for peer_id up to the one requested
+	 * with generation gen (queued dumps of one peer end with one call,
+	 * carrying the last request's gen). */
+	void (*dump_done)(void *arg, unsigned shard, uint32_t peer_id, uint32_t gen);
 	/* The shard dropped everything of peer_id (PEER_DOWN done). */
 	void (*peer_gone)(void *arg, unsigned shard, uint32_t peer_id);
 	/* Entry e is about to be freed: forget any export state (adv). */

@@ -1041,23 +1041,27 @@ send_eor(struct peer *p)
 		return;
 	s = &b->fsm.nego.sess;
 	p->exp.eor_sent = true;
+	/* RFC 4724 §2: the first table ends with End-of-RIB, also when a route
+	 * refresh came before it was complete (the table just sent is). */
+	if (!p->exp.refresh_err || !p->exp.eor_first) {
+		for (int af = 0; af < BGP_AF_MAX; af++) {
+			struct bgp_update_spec sp;
+			if (!s->af[af])
+				continue;
+			memset(&sp, 0, sizeof(sp));
+			sp.mp_unreach_af = af == BGP_AF_IPV4 ? -1 : af;
+			if (bgp_update_encode(&sp, s, buf, sizeof(buf), &len) == 0 &&
+			    io_conn_send_copy(b->tcp->io, buf, len) == 0)
+				p->st.msgs_out++;
+		}
+		p->exp.eor_first = true;
+	}
 	if (p->exp.refresh_err) {
 		/* RFC 7313 §4: the re-advertisement ends with EoRR. */
 		for (int af = 0; af < BGP_AF_MAX; af++)
 			if (p->exp.refresh_err & (1u << af))
 				send_rr(p, af, BGP_RR_EORR);
 		p->exp.refresh_err = 0;
-		return;
-	}
-	for (int af = 0; af < BGP_AF_MAX; af++) {
-		struct bgp_update_spec sp;
-		if (!s->af[af])
-			continue;
-		memset(&sp, 0, sizeof(sp));
-		sp.mp_unreach_af = af == BGP_AF_IPV4 ? -1 : af;
-		if (bgp_update_encode(&sp, s, buf, sizeof(buf), &len) == 0 &&
-		    io_conn_send_copy(b->tcp->io, buf, len) == 0)
-			p->st.msgs_out++;
 	}
 }
 
@@ -1524,6 +1528,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
 	p->exp.group = g;
 	p->exp.dumps_done = 0;
 	p->exp.eor_sent = false;
+	p->exp.eor_first = false;
 	p->exp.refresh_err = 0;
 	p->exp.oos = EXP_OOS_NONE;
 	p->exp.asn = n->peer_as;

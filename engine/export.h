@@ -46,6 +46,7 @@ struct exp_member {
 	unsigned dumps_done; /* shards that finished this peer's table */
 	uint32_t dump_gen;   /* the latest table dump requested (rib_op.gen) */
 	bool eor_sent;
+	bool eor_first;      /* this session's first End-of-RIB went out */
 	uint8_t refresh_err; /* families re-sent for an enhanced route refresh:
 	                        BoRR went before the table, EoRR follows it */
 	uint32_t asn, bgp_id; /* the member's, for per-message exclusions */

@@ -66,7 +66,7 @@ def convergence_png(dirs, png):
         script = f'''
 set terminal pngcairo size 1100,560 font "DejaVu Sans,10"
 set output "{os.path.abspath(png)}"
-set title "Side-by-side route servers on loopback: headline time per scenario (lower is better)"
+set title "Side-by-side route servers on loopback: headline time per scenario (lower is better)\\nno bar: did not finish in 10 min, not run, or n/a (see docs/benchmarks.md)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1

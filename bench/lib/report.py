@@ -26,6 +26,8 @@ def figures(scen, lg):
         f['established_s'] = p['establish']['seconds']
     head = p.get(scen.headline if scen.headline != 'soft-in' else 'announce')
     if head and head.get('ok'):
+        f['lg_busy_max'] = max(head.get('busy') or [0])
+        f['lg_cpu_s'] = head.get('cpu_s')
         f['conv_s'] = head['converge_s']
         f['p50_s'] = head['spoke_p50_s']
         f['p99_s'] = head['spoke_p99_s']
@@ -92,7 +94,8 @@ def _fmt(v, spec, unit=''):
 def markdown(scen, rows, ceiling=None):
     """The summary table: one line per daemon, ratios to routehubd. A headline
     marked '(lg)' ran at 70% or more of the loadgen's own ceiling (self-test,
-    same workload): the figure may be the harness's limit, not the daemon's."""
+    same workload), or with a loadgen thread 90% busy: the figure may be the
+    harness's limit, not the daemon's."""
     ceil = (ceiling or {}).get('rx_routes_per_s') or 0
     ref = next((r for r in rows if r['daemon'] == 'routehub' and r['status'] == 'ok'), None)
     ref_h = headline(scen, ref)[0] if ref else None
@@ -118,6 +121,7 @@ def markdown(scen, rows, ceiling=None):
         extra = [('max ms', lambda r: _fmt(r.get('churn_max_ms'), '.1f')),
                  ('samples', lambda r: _fmt(r.get('churn_samples'), ',d')),
                  ('skipped (backlog)', lambda r: _fmt(r.get('churn_skipped'), ',d'))]
+    extra.append(('loadgen CPU s', lambda r: _fmt(r.get('lg_cpu_s'), '.2f')))
     cols += [c for c, _ in extra] + ['CPU s', 'x', 'peak RSS MB', 'x']
     out = ['| ' + ' | '.join(cols) + ' |', '|' + '|'.join('---' for _ in cols) + '|']
     for r in rows:
@@ -125,7 +129,8 @@ def markdown(scen, rows, ceiling=None):
         sp = '-'
         if r.get('p50_s') is not None and scen.name != 'churn':
             sp = f"{r['p50_s']:.3f} / {r['p99_s']:.3f} / {r['max_s']:.3f}"
-        if ceil and (r.get('rx_routes_per_s') or 0) >= 0.7 * ceil and hv is not None:
+        if hv is not None and ((ceil and (r.get('rx_routes_per_s') or 0) >= 0.7 * ceil)
+                               or (r.get('lg_busy_max') or 0) >= 0.9):
             ht += ' (lg)'
             r['loadgen_bound'] = True
         cells = [r['label'], r['status'], ht if r['status'] == 'ok' or hv is not None else '-',

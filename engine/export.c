@@ -1414,18 +1414,21 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 
 	if (u->action == BGP_ACT_WITHDRAW) {
 		/* RFC 7606 §2: treat-as-withdraw. */
-	} else if (u->nlri.count && u->mp_reach.count) {
-		/* IPv4 NLRI and MP_REACH_NLRI in one UPDATE (RFC 4760 §3 allows
-		 * it): each run gets its own set. The NLRI field's has no
-		 * MP_REACH_NLRI, whose next hop and family are not its own (the
-		 * encoder would put its prefixes inside that attribute); the MP
-		 * run's has no NEXT_HOP, which belongs to the NLRI field. */
+	} else if (u->nlri.count && (u->attrs.mask & (1ull << BGP_ATTR_MP_REACH_NLRI))) {
+		/* IPv4 NLRI and an MP_REACH_NLRI in one UPDATE (RFC 4760 §3
+		 * allows it; the attribute may even carry no prefix): each run
+		 * gets its own set. The NLRI field's has no MP_REACH_NLRI, whose
+		 * next hop and family are not its own (the encoder would put its
+		 * prefixes inside that attribute); the MP run's has no NEXT_HOP,
+		 * which belongs to the NLRI field. */
 		struct bgp_update v = *u;
 		v.attrs.mask &= ~(1ull << BGP_ATTR_MP_REACH_NLRI);
 		a[0] = ingest_attrs(x, p, &v);
-		v = *u;
-		v.attrs.mask &= ~(1ull << BGP_ATTR_NEXT_HOP);
-		a[1] = ingest_attrs(x, p, &v);
+		if (u->mp_reach.count) {
+			v = *u;
+			v.attrs.mask &= ~(1ull << BGP_ATTR_NEXT_HOP);
+			a[1] = ingest_attrs(x, p, &v);
+		}
 	} else {
 		a[0] = ingest_attrs(x, p, u);
 		a[1] = a[0] ? attr_ref(a[0]) : NULL;

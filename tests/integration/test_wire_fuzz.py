@@ -897,6 +897,14 @@ def edge_cases(fz, edge, spokes, spokes_match):
                 return False
         return True
     expect('IPv4 NLRI and IPv6 MP_REACH_NLRI of one UPDATE, each in its family', mixed_ok)
+    # The same with an MP_REACH_NLRI that carries no prefix.
+    edge.s.send(upd(pfx('10.88.3.0/24'), mp=mp_reach(
+        2, 1, ipaddress.IPv6Address('2001:db8:ffff::88').packed, b'')))
+    expect('IPv4 NLRI with an empty IPv6 MP_REACH_NLRI, as IPv4', lambda: all(
+        sp.rib.get('10.88.3.0/24', {}).get(3) == bytes([198, 18, 88, 1])
+        and 14 not in sp.rib['10.88.3.0/24']
+        and not [x for x in sp.rib if ':' in x and x not in CTL_V6 + ['2001:db8:88::/64']]
+        for sp in spokes))
 
     # An AS path of 300 4-octet ASes (over 1 KB) goes through.
     edge.s.send(upd(pfx('10.88.1.0/24'), n=300))

@@ -72,8 +72,8 @@ PLAUSIBLE = {1: {1, 2, 3}, 3: set(range(1, 12)), 5: {0, 1, 2, 3}, 6: {1, 5, 7, 8
 # Before Established (fast reconnects: our OPEN may meet the previous session).
 PLAUSIBLE_OPEN = {1: {1, 2, 3}, 2: set(range(0, 12)), 5: {0, 1, 2, 3}, 6: {5, 7, 8}}
 
-SANITIZER = re.compile(r'ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|'
-                       r'runtime error:|SUMMARY: (Address|Undefined|Leak)')
+SANITIZER = re.compile(r'(AddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer):|'
+                       r'runtime error:|SUMMARY: (Address|Undefined|Leak|Thread)')
 
 
 class Failed(Exception):

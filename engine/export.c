@@ -121,8 +121,14 @@ group_get(struct exp *x, enum exp_kind kind, bool transparent, const struct bgp_
 	memset(&enc, 0, sizeof(enc));
 	enc.as4 = s->as4;
 	enc.ext_msg = s->ext_msg;
-	enc.af[0] = s->af[0];
-	enc.af[1] = s->af[1];
+	/* The families are not part of the key: a member gets only the
+	 * messages of those it negotiated (job_run). Groups are never freed;
+	 * with the families in the key, peers coming back with other
+	 * capabilities used up EXP_MAX_GROUPS, and every later session of a
+	 * new kind came up without routes either way. Now there are at most
+	 * 4 kinds (eBGP transparent or not, iBGP, rr-client) x AS width x
+	 * message size = 16 groups. */
+	enc.af[0] = enc.af[1] = 1;
 	/* We send one path per prefix: no ADD-PATH on the way out. */
 	for (unsigned i = 0; i < n; i++)
 		if (x->groups[i].kind == kind && x->groups[i].transparent == transparent &&
@@ -950,6 +956,15 @@ send_buf(struct exp *x, struct peer *p, struct io_buf *b)
 		p->st.msgs_out++;
 }
 
+/* Did p negotiate family af? Groups send both (group_get). */
+static bool
+takes_af(const struct peer *p, uint8_t af)
+{
+	const struct bconn *b = p->conn[0];
+
+	return b && af < BGP_AF_MAX && b->fsm.nego.sess.af[af];
+}
+
 /* Per-message exclusions: sender-side loop check, originator (RFC 4456). */
 static bool
 excluded(const struct peer *p, const struct attr_set *a)
@@ -1076,6 +1091,8 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 		for (p = x->members[sl->idx * EXP_MAX_GROUPS + j->target]; p; p = next) {
 			/* send_buf may reset p (out of sync) and unlink it. */
 			next = p->exp.gnext;
+			if (!takes_af(p, j->af))
+				continue;
 			if (!j->attrs || !excluded(p, j->attrs)) {
 				send_buf(x, p, j->buf); /* the announcement, or a withdrawal */
 				continue;
@@ -1093,7 +1110,7 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 		break;
 	case JOB_PEER:
 		p = x->by_id[j->target];
-		if (p && !excluded(p, j->attrs))
+		if (p && takes_af(p, j->af) && !excluded(p, j->attrs))
 			send_buf(x, p, j->buf);
 		break;
 	case JOB_DUMP_DONE:

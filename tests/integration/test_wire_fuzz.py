@@ -204,10 +204,12 @@ def parse_update(body, as4):
 # ---------------------------------------------------------------------------------------
 class Peer:
     def __init__(self, name, addr, asn, bgp_id, caps, as4=True, ext=False, v6=True,
-                 ibgp=False, enhanced_rr=False):
+                 ibgp=False, enhanced_rr=False, vary=False, addpath=False):
         self.name, self.addr, self.asn, self.bgp_id = name, addr, asn, bgp_id
         self.caps, self.as4, self.ext, self.v6, self.ibgp = caps, as4, ext, v6, ibgp
-        self.enhanced_rr = enhanced_rr
+        self.v4 = True
+        self.enhanced_rr, self.addpath = enhanced_rr, addpath
+        self.vary = vary  # new capabilities (AS width, message size, families) each session
         self.s = None
         self.mark = 0
         self.sessions = 0
@@ -217,9 +219,22 @@ class Peer:
     def max_msg(self):
         return 65535 if self.ext else 4096
 
+    @property
+    def afi(self):
+        """The family that synchronisation uses (IPv4 unless it has only IPv6)."""
+        return 1 if self.v4 else 2
 
-def caps_for(asn, as4=True, ext=False, v6=True, rr=True, err=False, addpath=False):
-    c = [R.cap_mp(1, 1)]
+    def eor(self, m):
+        """Is m the End-of-RIB (RFC 4724 §2) of p.afi?"""
+        return m.code == R.UPDATE and m.body == (EOR4 if self.v4 else EOR6)
+
+
+EOR4 = b'\0\0\0\0'
+EOR6 = b'\0\0\0\x06\x80\x0f\x03\0\x02\x01'
+
+
+def caps_for(asn, as4=True, ext=False, v6=True, rr=True, err=False, addpath=False, v4=True):
+    c = [R.cap_mp(1, 1)] if v4 else []
     if v6:
         c.append(R.cap_mp(2, 1))
     if as4:
@@ -256,6 +271,12 @@ class Fuzz:
         """Bring p up (retrying while routehubd still winds the last session
         down); False if it did not come up before the deadline."""
         while time.monotonic() < deadline:
+            if p.vary:
+                fam = self.rng.choice(('4', '6', '46'))
+                p.as4, p.ext = self.rng.random() < 0.5, self.rng.random() < 0.5
+                p.v4, p.v6 = '4' in fam, '6' in fam
+                p.caps = caps_for(p.asn, as4=p.as4, ext=p.ext, v4=p.v4, v6=p.v6,
+                                  err=p.enhanced_rr, addpath=p.addpath)
             try:
                 s = R.RawSpeaker.connect(self.rh.address, 179, source=p.addr, timeout=5)
             except OSError:
@@ -285,7 +306,7 @@ class Fuzz:
                 v = self.drain(p, 0.2)
                 if v is not None:
                     break
-                if any(m.code == R.UPDATE and m.body == b'\0\0\0\0' for m in s.received[start:]):
+                if any(p.eor(m) for m in s.received[start:]):
                     return True
             else:
                 self.violation(f'{p.name}: no End-of-RIB after Established')
@@ -376,15 +397,15 @@ class Fuzz:
             return False
 
     def sync(self, p, timeout=10):
-        """Make sure routehubd read everything p sent: a ROUTE-REFRESH for IPv4,
+        """Make sure routehubd read everything p sent: a ROUTE-REFRESH for p.afi,
         answered by the table and End-of-RIB (EoRR with enhanced route refresh).
         Returns drain()'s verdict if the session went down instead, or 'desync'
         if nothing came back. Only one table dump is ever in flight (connect()
         waits for the first, the refresh case for its own), so the End-of-RIB
         seen is the answer to this ROUTE-REFRESH."""
-        if not self.send(p, R.route_refresh(1, 1, 0)):
+        if not self.send(p, R.route_refresh(p.afi, 1, 0)):
             return self.drain(p, 1.0) or 'gone'
-        return self.answer(p, 1, timeout)
+        return self.answer(p, p.afi, timeout)
 
     def answer(self, p, afi, timeout):
         deadline = time.monotonic() + timeout
@@ -397,7 +418,7 @@ class Fuzz:
                 if p.enhanced_rr:
                     if m.code == R.ROUTE_REFRESH and m.body[:3] == struct.pack('!HB', afi, 2):
                         return None
-                elif m.code == R.UPDATE and m.body == b'\0\0\0\0':
+                elif p.eor(m):
                     return None
         return 'desync'
 
@@ -635,7 +656,7 @@ class Fuzz:
         rng = self.rng
         kind = rng.randrange(6)
         if kind == 0:
-            afi = 2 if p.v6 and rng.random() < 0.5 else 1
+            afi = rng.choice([a for a, on in ((1, p.v4), (2, p.v6)) if on])
             return R.route_refresh(afi, 1, 0), ('answer', afi)
         if kind == 1:
             return R.route_refresh(rng.choice((3, 25, 0xffff)), rng.choice((1, 128)), 0), 'ok'
@@ -802,9 +823,10 @@ def ctl_updates():
 
 
 class Spoke:
-    def __init__(self, peer, want_path):
+    def __init__(self, peer, want_path, want=None):
         self.p = peer
         self.want_path = want_path
+        self.want = set(want if want is not None else CTL_V4 + CTL_V6)
         self.rib = {}
         self.seen = 0
 
@@ -827,7 +849,7 @@ class Spoke:
             raise Failed(f'{p.name}: session reset by routehubd: {v}')
 
     def matches(self):
-        want = set(CTL_V4 + CTL_V6)
+        want = self.want
         if set(self.rib) != want:
             extra = sorted(set(self.rib) - want)[:5]
             missing = sorted(want - set(self.rib))[:5]
@@ -1000,6 +1022,9 @@ def scenario(lab, seed, n_msgs, seconds):
     spoke = Peer('spoke', conf('spoke', 65200), 65200, '10.250.1.2', caps_for(65200))
     spoke2 = Peer('spoke2', conf('spoke2', 65201, rs_client=True), 65201, '10.250.1.3',
                   caps_for(65201, as4=False, ext=True), as4=False, ext=True)
+    spoke3 = Peer('spoke3', conf('spoke3', 65202), 65202, '10.250.1.5',
+                  caps_for(65202, as4=False, ext=True, v4=False, v6=True), as4=False, ext=True)
+    spoke3.v4 = False
     fz_kinds = [
         dict(as4=True, ext=True, v6=True, err=False, addpath=False),
         dict(as4=False, ext=False, v6=False, err=False, addpath=False),
@@ -1014,13 +1039,19 @@ def scenario(lab, seed, n_msgs, seconds):
         fuzzers.append(Peer(f'fz{i}', a, asn, f'10.250.2.{i + 1}',
                             caps_for(asn, as4=k['as4'], ext=k['ext'], v6=k['v6'], err=k['err'],
                                      addpath=k['addpath']),
-                            as4=k['as4'], ext=k['ext'], v6=k['v6'], enhanced_rr=k['err']))
+                            as4=k['as4'], ext=k['ext'], v6=k['v6'], enhanced_rr=k['err'],
+                            vary=i in (2, 3), addpath=k['addpath']))
+    # Update groups come from (role, transparent, capabilities): fuzzers that
+    # come back with other capabilities each time, in three roles, ask for
+    # every combination there is.
+    a = conf('fzt', 65010, rs_client=True)
+    fuzzers.append(Peer('fzt', a, 65010, '10.250.2.10', caps_for(65010), vary=True))
     net, block = aligned_block(lab, 30)
     rh.add_range(f'{net}/30', role='rr-client', name='dyn')
     for i, a in enumerate(block):
         fuzzers.append(Peer(f'dyn{i}', a, RH_ASN, f'10.250.3.{i + 1}',
                             caps_for(RH_ASN, ext=bool(i % 2), err=bool(i % 2)),
-                            ext=bool(i % 2), ibgp=True, enhanced_rr=bool(i % 2)))
+                            ext=bool(i % 2), ibgp=True, enhanced_rr=bool(i % 2), vary=True))
     for p in [ctl, spoke, spoke2] + fuzzers:
         peers[p.name] = p
     lab.start_all()
@@ -1100,6 +1131,23 @@ def scenario(lab, seed, n_msgs, seconds):
         for sp in spokes:
             if sp.matches():
                 fz.violation(sp.matches())
+    # A spoke that comes late, with capabilities of its own (2-octet AS,
+    # extended messages, IPv6 only), gets the control routes of its family
+    # and nothing else.
+    if not fz.connect(spoke3, time.monotonic() + T):
+        fz.violation('spoke3: no session at the end')
+    else:
+        late = Spoke(spoke3, [RH_ASN] + CTL_PATH, want=CTL_V6)
+        try:
+            wait_for(lambda: (late.pump(fz, 0.05), not late.matches())[1], T, interval=0.05,
+                     what='the late spoke to hold the control IPv6 routes')
+        except TimeoutError:
+            fz.violation(late.matches())
+        fz.close(spoke3)
+    with open(rh.logfile, encoding='utf-8', errors='replace') as f:
+        n = f.read().count('too many update groups')
+    if n:
+        fz.violation(f'{n} sessions came up without an update group (routes neither in nor out)')
     st = status()
     pc = json.loads(rh.routehubctl('--json', 'show', 'peer', 'ctl').stdout)
     pc = pc[0] if isinstance(pc, list) else pc

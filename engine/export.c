@@ -1195,15 +1195,24 @@ oos_timer_cb(struct io_timer *t, void *arg)
 		io_timer_arm(&sl->oos_timer, 100);
 }
 
+/* Deliveries (message x member) per poll: one job can go to thousands of
+ * members, and the loop must get to flushing and reaping in between, or the
+ * send queues of a large fan-out fill memory faster than the kernel takes
+ * them (2,000 members x 20,000 messages is 40 M deliveries). */
+#define DRAIN_DELIVERIES 65536
+
 static void
 drain_jobs(struct exp *x, struct sess_loop *sl)
 {
+	unsigned sent = 0;
+
 	for (unsigned sh = 0; sh < x->nshards; sh++) {
 		struct rh_spsc *r = &x->rings[sh * x->nio + sl->idx];
 		struct exp_job *j;
-		for (unsigned k = 0; k < 4096; k++) {
+		for (unsigned k = 0; k < 4096 && sent < DRAIN_DELIVERIES; k++) {
 			if (!rh_spsc_get(r, &j))
 				break;
+			sent += j->type == JOB_GROUP ? sl->nmembers[j->target] + 1 : 1;
 			job_run(x, sl, j);
 		}
 	}
@@ -1567,6 +1576,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
 	if (p->exp.gnext)
 		p->exp.gnext->exp.gprev = p;
 	x->members[sl->idx * EXP_MAX_GROUPS + g] = p;
+	sl->nmembers[g]++;
 
 	memset(&op, 0, sizeof(op));
 	op.type = RIB_OP_PEER_UP;
@@ -1591,6 +1601,7 @@ exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p)
 	if (!id)
 		return;
 	if (p->exp.group >= 0) {
+		sl->nmembers[p->exp.group]--;
 		if (p->exp.gprev)
 			p->exp.gprev->exp.gnext = p->exp.gnext;
 		else

@@ -94,6 +94,7 @@ struct sess_loop {
 	bool rib_pending; /* ops pushed since the last rib_flush */
 	bool oos_pending; /* some peer is out of sync (export.c) */
 	struct io_timer oos_timer; /* polls out-of-sync peers draining (export.c) */
+	unsigned nmembers[EXP_MAX_GROUPS]; /* members of each update group here */
 };
 
 /* ---- session.c ---------------------------------------------------------------- */

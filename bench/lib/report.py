@@ -68,7 +68,10 @@ def headline(scen, row):
         v = row.get('churn_p50_ms')
         if v is None:
             return None, '-'
-        return v, f"{v:.1f} / {row.get('churn_p99_ms', 0):.1f} ms"
+        p99 = row.get('churn_p99_ms') or 0
+        if v >= 1000:
+            return v, f'{v / 1000:.1f} / {p99 / 1000:.1f} s'
+        return v, f'{v:.1f} / {p99:.1f} ms'
     if scen.name == 'soft-reset':
         v = row.get('softin_s')
         return (v, f'{v:.3f} s') if v is not None else (None, row.get('softin_note', '-'))
@@ -104,7 +107,8 @@ def markdown(scen, rows, ceiling=None):
     hl = {'churn': 'latency p50 / p99', 'soft-reset': 'soft reset in done',
           'sessions': 'Established + converged', 'hard-reset': 'withdrawals seen'}.get(
         scen.name, 'convergence')
-    cols = ['daemon', 'status', hl, 'x routehub', 'spoke p50 / p99 / max s']
+    spoke_col = scen.name != 'churn'  # churn has latencies, not per-spoke completion
+    cols = ['daemon', 'status', hl, 'x routehub'] + (['spoke p50 / p99 / max s'] if spoke_col else [])
     extra = []
     if scen.name in ('ingest', 'fanout', 'reflect'):
         extra = [('withdraw s', lambda r: _fmt(r.get('withdraw_s'), '.3f')),
@@ -118,7 +122,8 @@ def markdown(scen, rows, ceiling=None):
                  ('feeders re-sent', lambda r: r.get('softin_feeders', '-')),
                  ('soft out (spokes refresh) s', lambda r: _fmt(r.get('refresh_out_s'), '.3f'))]
     elif scen.name == 'churn':
-        extra = [('max ms', lambda r: _fmt(r.get('churn_max_ms'), '.1f')),
+        extra = [('max s', lambda r: _fmt(r['churn_max_ms'] / 1000 if r.get('churn_max_ms') is not None
+                                          else None, '.3f')),
                  ('samples', lambda r: _fmt(r.get('churn_samples'), ',d')),
                  ('skipped (backlog)', lambda r: _fmt(r.get('churn_skipped'), ',d'))]
     extra.append(('loadgen CPU s', lambda r: _fmt(r.get('lg_cpu_s'), '.2f')))
@@ -134,7 +139,7 @@ def markdown(scen, rows, ceiling=None):
             ht += ' (lg)'
             r['loadgen_bound'] = True
         cells = [r['label'], r['status'], ht if r['status'] == 'ok' or hv is not None else '-',
-                 _ratio(hv, ref_h), sp]
+                 _ratio(hv, ref_h)] + ([sp] if spoke_col else [])
         cells += [fn(r) for _c, fn in extra]
         ok = r['status'] == 'ok'  # CPU and memory ratios only for comparable (finished) runs
         cells += [_fmt(r.get('cpu_s'), '.2f'), _ratio(r.get('cpu_s'), ref_cpu) if ok else '-',

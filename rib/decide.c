@@ -17,10 +17,12 @@
  *   8 shortest CLUSTER_LIST (RFC 4456 §9)
  *   9 lowest peer address
  *  10 lowest ADD-PATH path identifier (same peer)
- * Pairwise comparison, as BIRD and OpenBGPD do: MED breaks ties only within
- * a neighbour AS, which makes the order depend on the set, never on input
- * order, because rib_decide always scans the whole set.
+ * rib_path_cmp compares two paths step by step; rib_decide applies steps
+ * 1-4 as the RFC's eliminations (MED within a neighbour AS is no total
+ * order, so a pairwise scan would depend on the order of the paths) and the
+ * pairwise comparison only among the survivors, where it is a total order.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "routehub/rib.h"
@@ -106,16 +108,64 @@ int
 rib_decide(const struct rib_path *paths, unsigned n, const struct rib_decide_opts *o, bool *ecmp)
 {
 	enum rib_step through = o ? o->ecmp_through : RIB_STEP_AS_PATH, step;
+	bool always = o && o->always_compare_med;
+	bool keep_small[64], *keep = n <= 64 ? keep_small : calloc(n, sizeof(bool));
+	uint32_t best_lp = 0;
+	unsigned best_len = UINT32_MAX, best_origin = 255;
 	int best = -1;
 
 	if (through == 0)
 		through = RIB_STEP_AS_PATH;
+	if (!keep)
+		return -1;
+	/* RFC 4271 §9.1.2.2 as elimination, so that the result does not depend
+	 * on the order of the paths: MED compares only within a neighbour AS,
+	 * which is not a total order, and a pairwise scan could pick a path
+	 * the rules eliminate depending on where it stands. */
 	for (unsigned i = 0; i < n; i++) {
-		if (!paths[i].attrs)
+		keep[i] = paths[i].attrs != NULL;
+		if (keep[i] && lp(&paths[i].attrs->info) > best_lp)
+			best_lp = lp(&paths[i].attrs->info);
+	}
+	for (unsigned i = 0; i < n; i++) /* §9.1.1 degree of preference */
+		if (keep[i] && lp(&paths[i].attrs->info) != best_lp)
+			keep[i] = false;
+	for (unsigned i = 0; i < n; i++)
+		if (keep[i] && paths[i].attrs->info.aspath_len < best_len)
+			best_len = paths[i].attrs->info.aspath_len;
+	for (unsigned i = 0; i < n; i++) /* a) */
+		if (keep[i] && paths[i].attrs->info.aspath_len != best_len)
+			keep[i] = false;
+	for (unsigned i = 0; i < n; i++)
+		if (keep[i] && paths[i].attrs->info.origin < best_origin)
+			best_origin = paths[i].attrs->info.origin;
+	for (unsigned i = 0; i < n; i++) /* b) */
+		if (keep[i] && paths[i].attrs->info.origin != best_origin)
+			keep[i] = false;
+	/* c) the lowest MED of each neighbour AS (of all, with always-compare) */
+	for (unsigned i = 0; i < n; i++) {
+		if (!keep[i])
+			continue;
+		for (unsigned k = 0; k < n; k++) {
+			if (!keep[k] || k == i)
+				continue;
+			if ((always || paths[k].attrs->info.neighbor_as ==
+			                   paths[i].attrs->info.neighbor_as) &&
+			    med(&paths[k].attrs->info) < med(&paths[i].attrs->info)) {
+				keep[i] = false;
+				break;
+			}
+		}
+	}
+	/* d) onwards are a total order among the survivors. */
+	for (unsigned i = 0; i < n; i++) {
+		if (!keep[i])
 			continue;
 		if (best < 0 || rib_path_cmp(&paths[i], &paths[best], o, &step) < 0)
 			best = (int)i;
 	}
+	if (keep != keep_small)
+		free(keep);
 	if (!ecmp)
 		return best;
 	for (unsigned i = 0; i < n; i++) {

@@ -513,6 +513,18 @@ run_ctl(struct shard *sh)
 	sh->ctl = NULL;
 	atomic_store_explicit(&sh->ctl_pending, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&sh->ctl_mu);
+	/* A query answers for every op pushed before it was posted. The drain
+	 * that found the rings empty may have run before those last pushes
+	 * were visible; having now seen the request (acquire, then the mutex),
+	 * drain again until the rings are really empty. Bounded: producers
+	 * that keep pushing are throttled by the rings' size. */
+	for (unsigned round = 0; round < 1024; round++) {
+		unsigned got = drain(sh);
+		if (got || sh->dirty)
+			decide_dirty(sh);
+		if (!got)
+			break;
+	}
 	while (c) {
 		struct ctl *next = c->next;
 		if (c->fn)

@@ -108,7 +108,8 @@ def markdown(scen, rows, ceiling=None):
           'sessions': 'Established + converged', 'hard-reset': 'withdrawals seen'}.get(
         scen.name, 'convergence')
     spoke_col = scen.name != 'churn'  # churn has latencies, not per-spoke completion
-    cols = ['daemon', 'status', hl, 'x routehub'] + (['spoke p50 / p99 / max s'] if spoke_col else [])
+    sp_name = 'announce: spoke p50 / p99 / max s' if scen.soft_reset else 'spoke p50 / p99 / max s'
+    cols = ['daemon', 'status', hl, 'x routehub'] + ([sp_name] if spoke_col else [])
     extra = []
     if scen.name in ('ingest', 'fanout', 'reflect'):
         extra = [('withdraw s', lambda r: _fmt(r.get('withdraw_s'), '.3f')),

@@ -47,6 +47,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
 from bgpharness import Bird, Exabgp, Gobgp, Lab, Routehubd, wait_for  # noqa: E402
+from routecheck import Runner, norm, diff  # noqa: E402
 
 T = 30          # bound of every wait, seconds
 RH_ASN = 65515
@@ -59,58 +60,11 @@ BULK = [f'10.{100 + i // 256}.{i % 256}.0/24' for i in range(2000)]
 # ---------------------------------------------------------------------------------------
 # Small helpers (tables, diffs, a runner)
 # ---------------------------------------------------------------------------------------
-class Runner:
-    def __init__(self, lab):
-        self.lab = lab
-        self.passed, self.failed = [], []
-
-    def check(self, name, fn, *args):
-        t = time.monotonic()
-        try:
-            fn(*args)
-        except Exception as e:  # noqa: BLE001 - every failure is reported, the run goes on
-            self.failed.append(name)
-            self.lab.failed = True
-            print(f'FAIL {name}: {type(e).__name__}: {e}', flush=True)
-            return False
-        self.passed.append(name)
-        print(f'PASS {name} ({time.monotonic() - t:.1f}s)', flush=True)
-        return True
-
-
 def R(next_hop, as_path, communities=(), large=(), med=None, origin='igp', local_pref=None):
     """An expected route (the attributes compared for it)."""
     return {'next_hop': next_hop, 'as_path': list(as_path), 'communities': sorted(communities),
             'large_communities': sorted(large), 'med': med, 'origin': origin,
             'local_pref': local_pref}
-
-
-def norm(routes, fields):
-    """{prefix: {field: value}}; a prefix seen twice is kept as a list (an error)."""
-    out = {}
-    for r in routes:
-        v = {}
-        for f in fields:
-            x = r.get(f)
-            v[f] = sorted(x) if f in ('communities', 'large_communities') else x
-        if r['prefix'] in out:
-            prev = out[r['prefix']]
-            out[r['prefix']] = (prev if isinstance(prev, list) else [prev]) + [v]
-        else:
-            out[r['prefix']] = v
-    return out
-
-
-def diff(have, want):
-    lines = []
-    for p in sorted(set(want) - set(have)):
-        lines.append(f'missing {p}: want {want[p]}')
-    for p in sorted(set(have) - set(want)):
-        lines.append(f'unexpected {p}: {have[p]}')
-    for p in sorted(set(have) & set(want)):
-        if have[p] != want[p]:
-            lines.append(f'{p}: have {have[p]}, want {want[p]}')
-    return '; '.join(lines)
 
 
 def expect_table(d, want, fields, timeout=T):

@@ -56,6 +56,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
 from bgpharness import Bird, Exabgp, Gobgp, Lab, Routehubd, make_route, wait_for  # noqa: E402
+from routecheck import Runner, norm, diff, exa_events  # noqa: E402
 
 T = 30          # bound of every wait, seconds
 RH_ASN = 65515
@@ -69,53 +70,6 @@ NO_EXPORT, NO_ADVERTISE, NO_EXPORT_SUBCONFED, NO_PEER = \
 # ---------------------------------------------------------------------------------------
 # Small helpers (tables, diffs, a runner, ExaBGP's raw event stream)
 # ---------------------------------------------------------------------------------------
-class Runner:
-    def __init__(self, lab):
-        self.lab = lab
-        self.passed, self.failed = [], []
-
-    def check(self, name, fn, *args):
-        t = time.monotonic()
-        try:
-            fn(*args)
-        except Exception as e:  # noqa: BLE001 - every failure is reported, the run goes on
-            self.failed.append(name)
-            self.lab.failed = True
-            print(f'FAIL {name}: {type(e).__name__}: {e}', flush=True)
-            return False
-        self.passed.append(name)
-        print(f'PASS {name} ({time.monotonic() - t:.1f}s)', flush=True)
-        return True
-
-
-def norm(routes, fields):
-    """{prefix: {field: value}}; a prefix seen twice is kept as a list (an error)."""
-    out = {}
-    for r in routes:
-        v = {}
-        for f in fields:
-            x = r.get(f)
-            v[f] = sorted(x) if f in ('communities', 'large_communities') else x
-        if r['prefix'] in out:
-            prev = out[r['prefix']]
-            out[r['prefix']] = (prev if isinstance(prev, list) else [prev]) + [v]
-        else:
-            out[r['prefix']] = v
-    return out
-
-
-def diff(have, want):
-    lines = []
-    for p in sorted(set(want) - set(have)):
-        lines.append(f'missing {p}: want {want[p]}')
-    for p in sorted(set(have) - set(want)):
-        lines.append(f'unexpected {p}: {have[p]}')
-    for p in sorted(set(have) & set(want)):
-        if have[p] != want[p]:
-            lines.append(f'{p}: have {have[p]}, want {want[p]}')
-    return '; '.join(lines)
-
-
 def expect_table(d, want, fields, timeout=T, routes=None):
     """Poll the receiver's routes until its table is exactly `want` ({prefix: {field:
     value}} restricted to `fields`); on timeout raise with the difference."""
@@ -131,19 +85,6 @@ def expect_table(d, want, fields, timeout=T, routes=None):
     except TimeoutError as e:
         raise AssertionError(f'{d.name}: table after {timeout}s: {diff(box.get("have", {}), want)} '
                              f'({e})') from None
-
-
-def exa_events(exa):
-    out = []
-    with open(exa.events, encoding='utf-8', errors='replace') as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith('{'):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    return out
 
 
 def exa_table(exa):

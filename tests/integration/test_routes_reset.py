@@ -70,6 +70,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib
 
 import rawbgp  # noqa: E402
 from bgpharness import Bird, Exabgp, Frr, Gobgp, Lab, Routehubd, wait_for  # noqa: E402
+from routecheck import Runner, norm, diff  # noqa: E402
 
 T = 30          # bound of every wait, seconds
 RH_ASN = 65515
@@ -83,53 +84,6 @@ RR_NORMAL, RR_BORR, RR_EORR = 0, 1, 2
 # ---------------------------------------------------------------------------------------
 # Small helpers (tables, diffs, a runner)
 # ---------------------------------------------------------------------------------------
-class Runner:
-    def __init__(self, lab):
-        self.lab = lab
-        self.passed, self.failed = [], []
-
-    def check(self, name, fn, *args):
-        t = time.monotonic()
-        try:
-            fn(*args)
-        except Exception as e:  # noqa: BLE001 - every failure is reported, the run goes on
-            self.failed.append(name)
-            self.lab.failed = True
-            print(f'FAIL {name}: {type(e).__name__}: {e}', flush=True)
-            return False
-        self.passed.append(name)
-        print(f'PASS {name} ({time.monotonic() - t:.1f}s)', flush=True)
-        return True
-
-
-def norm(routes, fields):
-    """{prefix: {field: value}}; a prefix seen twice is kept as a list (an error)."""
-    out = {}
-    for r in routes:
-        v = {}
-        for f in fields:
-            x = r.get(f)
-            v[f] = sorted(x) if f in ('communities', 'large_communities') else x
-        if r['prefix'] in out:
-            prev = out[r['prefix']]
-            out[r['prefix']] = (prev if isinstance(prev, list) else [prev]) + [v]
-        else:
-            out[r['prefix']] = v
-    return out
-
-
-def diff(have, want):
-    lines = []
-    for p in sorted(set(want) - set(have)):
-        lines.append(f'missing {p}: want {want[p]}')
-    for p in sorted(set(have) - set(want)):
-        lines.append(f'unexpected {p}: {have[p]}')
-    for p in sorted(set(have) & set(want)):
-        if have[p] != want[p]:
-            lines.append(f'{p}: have {have[p]}, want {want[p]}')
-    return '; '.join(lines)
-
-
 FIELDS = ('next_hop', 'as_path', 'communities', 'large_communities', 'med')
 
 

@@ -49,6 +49,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
 from bgpharness import Bird, Exabgp, Gobgp, Lab, Routehubd, make_route, wait_for  # noqa: E402
+from routecheck import Runner, norm, diff, exa_events  # noqa: E402
 
 T = 30          # bound of every wait, seconds
 RH_ASN = 65515
@@ -59,53 +60,6 @@ E1_ASN = 65001
 # ---------------------------------------------------------------------------------------
 # Small helpers (tables, diffs, a runner, views with ORIGINATOR_ID / CLUSTER_LIST)
 # ---------------------------------------------------------------------------------------
-class Runner:
-    def __init__(self, lab):
-        self.lab = lab
-        self.passed, self.failed = [], []
-
-    def check(self, name, fn, *args):
-        t = time.monotonic()
-        try:
-            fn(*args)
-        except Exception as e:  # noqa: BLE001 - every failure is reported, the run goes on
-            self.failed.append(name)
-            self.lab.failed = True
-            print(f'FAIL {name}: {type(e).__name__}: {e}', flush=True)
-            return False
-        self.passed.append(name)
-        print(f'PASS {name} ({time.monotonic() - t:.1f}s)', flush=True)
-        return True
-
-
-def norm(routes, fields):
-    """{prefix: {field: value}}; a prefix seen twice is kept as a list (an error)."""
-    out = {}
-    for r in routes:
-        v = {}
-        for f in fields:
-            x = r.get(f)
-            v[f] = sorted(x) if f in ('communities', 'large_communities') else x
-        if r['prefix'] in out:
-            prev = out[r['prefix']]
-            out[r['prefix']] = (prev if isinstance(prev, list) else [prev]) + [v]
-        else:
-            out[r['prefix']] = v
-    return out
-
-
-def diff(have, want):
-    lines = []
-    for p in sorted(set(want) - set(have)):
-        lines.append(f'missing {p}: want {want[p]}')
-    for p in sorted(set(have) - set(want)):
-        lines.append(f'unexpected {p}: {have[p]}')
-    for p in sorted(set(have) & set(want)):
-        if have[p] != want[p]:
-            lines.append(f'{p}: have {have[p]}, want {want[p]}')
-    return '; '.join(lines)
-
-
 def expect_table(name, get, want, fields, timeout=T, ignore=()):
     """Poll get() until the table is exactly `want` ({prefix: {field: value}}
     restricted to `fields`), prefixes in `ignore` left out (another check covers
@@ -121,19 +75,6 @@ def expect_table(name, get, want, fields, timeout=T, ignore=()):
     except TimeoutError as e:
         raise AssertionError(f'{name}: table after {timeout}s: {diff(box.get("have", {}), want)} '
                              f'({e})') from None
-
-
-def exa_events(exa):
-    out = []
-    with open(exa.events, encoding='utf-8', errors='replace') as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith('{'):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    return out
 
 
 def exa_table(exa):

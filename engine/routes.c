@@ -162,7 +162,7 @@ path_copy(struct daemon_route_path *o, const struct rib_path *p, bool best, bool
 	ip_fmt(rp->addr_af, rp->addr, o->peer_address, sizeof(o->peer_address));
 	o->best = best;
 	o->ecmp = ecmp;
-	o->stale = (p->flags & RIB_PATH_STALE) != 0;
+	o->stale = p->stale;
 	o->path_id = p->path_id;
 	o->info = p->attrs->info;
 	o->attrs_len = p->attrs->len;

@@ -21,7 +21,7 @@
  *
  * Memory, for a full table of ~1M prefixes in one tree: entry nodes embed
  * the struct rib_entry and room for one path (the common case: no vector
- * allocation at all), 112 bytes; glue nodes hold only their two children and
+ * allocation at all), 88 bytes; glue nodes hold only their two children and
  * the prefix bytes of their family, 24 bytes for IPv4 and 40 for IPv6. Both
  * come from per-tree slabs with free lists; slabs go back to the allocator
  * with the tree. A path vector that outgrows its node doubles through
@@ -1054,7 +1054,7 @@ rib_entry_add(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id
 		if (p->peer != peer || p->path_id != path_id)
 			continue;
 		/* Re-announced: no longer stale (RFC 7313 §4) either way. */
-		p->flags &= (uint16_t)~RIB_PATH_STALE;
+		p->stale = 0;
 		if (p->attrs == attrs) {
 			attr_unref(attrs);
 			return 0;

@@ -34,6 +34,7 @@
 
 #define DUMP_CHUNK 512
 #define DRAIN_BUDGET 64 /* batches per ring per round: keeps decisions flowing */
+#define DECIDE_CHUNK 4096 /* entries per export call */
 
 struct shard_peer {
 	struct rib_peer *p;
@@ -67,9 +68,12 @@ struct shard {
 	atomic_int sleeping;
 	atomic_int stop;
 	struct shard_peer **peers; /* by peer id */
-	struct rib_entry *dirty;
-	struct rib_entry **chg;
-	size_t nchg, capchg;
+	/* entries whose paths changed since the last decision round, in the
+	 * order they first changed (RIB_E_DIRTY marks them); dirty_lost: one
+	 * could not be recorded (out of memory), a tree walk finds it */
+	struct rib_entry **dirty;
+	size_t ndirty, capdirty;
+	bool dirty_lost;
 	struct dump *dumps;
 	pthread_mutex_t ctl_mu;
 	struct ctl *ctl;
@@ -101,6 +105,8 @@ rib_peer_unref(struct rib_peer *p)
 static int
 index_add(struct shard_peer *sp, struct rib_entry *e, struct rib_path *path)
 {
+	if (sp->n >= RIB_PATH_IDX_MAX)
+		return -1;
 	if (sp->n == sp->cap) {
 		uint32_t nc = sp->cap ? sp->cap * 2 : 64;
 		struct rib_entry **nv = realloc(sp->v, nc * sizeof(*nv));
@@ -148,8 +154,17 @@ mark_dirty(struct shard *sh, struct rib_entry *e)
 	if (e->flags & RIB_E_DIRTY)
 		return;
 	e->flags |= RIB_E_DIRTY;
-	e->dirty_next = sh->dirty;
-	sh->dirty = e;
+	if (sh->ndirty == sh->capdirty) {
+		size_t nc = sh->capdirty ? sh->capdirty * 2 : 4096;
+		struct rib_entry **nv = realloc(sh->dirty, nc * sizeof(*nv));
+		if (!nv) {
+			sh->dirty_lost = true; /* decide_dirty walks the trees */
+			return;
+		}
+		sh->dirty = nv;
+		sh->capdirty = nc;
+	}
+	sh->dirty[sh->ndirty++] = e;
 }
 
 /* Remove path (peer, path_id) from e, keeping the index exact. */
@@ -200,7 +215,7 @@ apply_announce(struct shard *sh, const struct rib_op *op)
 	pa = path_find(e, sp->p, op->path_id);
 	if (pa) {
 		/* Re-announced: no longer stale (RFC 7313 §4.2), even unchanged. */
-		pa->flags &= (uint16_t)~RIB_PATH_STALE;
+		pa->stale = 0;
 		if (e->npaths > before && index_add(sp, e, pa) == 0)
 			sh->paths++;
 	}
@@ -240,7 +255,7 @@ peer_sweep(struct shard *sh, struct shard_peer *sp, int af, bool stale_only)
 			struct rib_path *pa = &e->paths[k];
 			if (pa->peer != sp->p || pa->idx != i)
 				continue;
-			if (stale_only && !(pa->flags & RIB_PATH_STALE))
+			if (stale_only && !pa->stale)
 				continue;
 			path_remove(sh, sp, e, pa->path_id);
 			break;
@@ -324,7 +339,7 @@ apply(struct shard *sh, const struct rib_op *op)
 				continue;
 			for (unsigned k = 0; k < e->npaths; k++)
 				if (e->paths[k].peer == sp->p)
-					e->paths[k].flags |= RIB_PATH_STALE;
+					e->paths[k].stale = 1;
 		}
 		break;
 	case RIB_OP_STALE_END:
@@ -370,47 +385,82 @@ apply(struct shard *sh, const struct rib_op *op)
 
 /* ---- decisions and export ------------------------------------------------------------- */
 
+/* Decide v[0..n) (dirty entries), hand the changes to export, then free
+ * the entries left with no path and nothing advertised. */
 static void
-decide_dirty(struct shard *sh)
+decide_chunk(struct shard *sh, struct rib_entry **v, size_t n)
 {
 	const struct rib_export_ops *x = sh->s->c.exp;
-	struct rib_entry *e, *next;
-	size_t n = 0;
 
-	for (e = sh->dirty; e; e = e->dirty_next)
-		n++;
-	if (n == 0)
-		return;
-	if (n > sh->capchg) {
-		struct rib_entry **nv = realloc(sh->chg, n * sizeof(*nv));
-		if (!nv)
-			return; /* try again next round: entries stay dirty */
-		sh->chg = nv;
-		sh->capchg = n;
-	}
-	sh->nchg = 0;
-	for (e = sh->dirty; e; e = next) {
-		next = e->dirty_next;
-		e->dirty_next = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct rib_entry *e = v[i];
 		e->flags &= (uint16_t)~RIB_E_DIRTY;
 		e->best = (int16_t)rib_decide(e->paths, e->npaths, &sh->s->c.decide, NULL);
 		sh->decisions++;
-		sh->chg[sh->nchg++] = e;
 	}
-	sh->dirty = NULL;
-	sh->changes += sh->nchg;
+	sh->changes += n;
 	if (x && x->changed)
-		x->changed(sh->s->c.exp_arg, sh->idx, sh->chg, (unsigned)sh->nchg);
-	/* Entries with nothing left and nothing advertised go. */
-	for (size_t i = 0; i < sh->nchg; i++) {
-		e = sh->chg[i];
+		x->changed(sh->s->c.exp_arg, sh->idx, v, (unsigned)n);
+	for (size_t i = 0; i < n; i++) {
+		struct rib_entry *e = v[i];
 		if (e->npaths == 0 && !e->adv) {
 			if (x && x->entry_free)
 				x->entry_free(sh->s->c.exp_arg, sh->idx, e);
 			rib_tree_remove(sh->tree[e->pfx.af], e);
 		}
 	}
-	sh->nchg = 0;
+}
+
+struct lost_ctx {
+	struct rib_entry **v;
+	unsigned n;
+};
+
+static void
+lost_collect(struct rib_entry *e, void *arg)
+{
+	struct lost_ctx *c = arg;
+	if (e->flags & RIB_E_DIRTY)
+		c->v[c->n++] = e;
+}
+
+/*
+ * The decision round: every dirty entry, in chunks of DECIDE_CHUNK so that
+ * export's grouping tables and the encoded messages of a burst stay small
+ * and the first UPDATEs leave while the rest is decided. Entries that
+ * could not be recorded as dirty (out of memory) are found by a walk.
+ */
+static void
+decide_dirty(struct shard *sh)
+{
+	size_t done = 0;
+
+	while (done < sh->ndirty) {
+		size_t n = sh->ndirty - done < DECIDE_CHUNK ? sh->ndirty - done : DECIDE_CHUNK;
+		decide_chunk(sh, sh->dirty + done, n);
+		done += n;
+	}
+	sh->ndirty = 0;
+	if (sh->capdirty > 4 * DECIDE_CHUNK) { /* a burst's vector goes back */
+		free(sh->dirty);
+		sh->dirty = NULL;
+		sh->capdirty = 0;
+	}
+	while (sh->dirty_lost) {
+		struct rib_entry *v[DUMP_CHUNK];
+		sh->dirty_lost = false;
+		for (int af = 0; af < 2; af++) {
+			struct rib_prefix next, cur;
+			const struct rib_prefix *from = NULL;
+			do {
+				struct lost_ctx c = {v, 0};
+				rib_tree_walk(sh->tree[af], from, DUMP_CHUNK, lost_collect, &c, &next);
+				decide_chunk(sh, v, c.n);
+				cur = next;
+				from = &cur;
+			} while (next.len != 0xff);
+		}
+	}
 }
 
 struct dump_ctx {
@@ -520,7 +570,7 @@ run_ctl(struct shard *sh)
 	 * that keep pushing are throttled by the rings' size. */
 	for (unsigned round = 0; round < 1024; round++) {
 		unsigned got = drain(sh);
-		if (got || sh->dirty)
+		if (got || sh->ndirty || sh->dirty_lost)
 			decide_dirty(sh);
 		if (!got)
 			break;
@@ -549,7 +599,7 @@ shard_main(void *arg)
 	attr_thread_register();
 	for (;;) {
 		unsigned got = drain(sh);
-		if (got || sh->dirty)
+		if (got || sh->ndirty || sh->dirty_lost)
 			decide_dirty(sh);
 		if (got) {
 			/* A dump advances by one chunk per round even under a
@@ -702,7 +752,7 @@ rib_shards_free(struct rib_shards *s)
 			sh->dumps = d->next;
 			free(d);
 		}
-		free(sh->chg);
+		free(sh->dirty);
 		if (sh->efd >= 0)
 			close(sh->efd);
 		pthread_mutex_destroy(&sh->ctl_mu);

@@ -115,17 +115,17 @@ struct rib_peer {
 
 /* ---- paths and the decision process --------------------------------------------------- */
 
-#define RIB_PATH_STALE 0x01 /* RFC 7313: marked by BoRR, swept at EoRR */
-
+/* 24 bytes: a full table holds one per prefix per peer. */
 struct rib_path {
 	const struct rib_peer *peer;
 	struct attr_set *attrs;
 	uint32_t path_id;
-	uint16_t flags;
-	uint16_t pad;
-	uint32_t idx; /* position in the shard's per-peer index (shard.c's; the
-	                 tree copies it along when paths move, never reads it) */
+	uint32_t idx : 31;  /* position in the shard's per-peer index (shard.c's;
+	                       the tree copies it along when paths move, never
+	                       reads it) */
+	uint32_t stale : 1; /* RFC 7313: marked by BoRR, swept at EoRR */
 };
+#define RIB_PATH_IDX_MAX 0x7fffffffu
 
 /* RFC 4271 §9.1.2.2 / RFC 4456 §9 comparison: < 0 if a is better than b,
  * > 0 if b is better, 0 only for the same peer and path id. Also tells how
@@ -173,10 +173,9 @@ struct rib_entry {
 	uint16_t npaths, cap;
 	int16_t best;           /* index into paths, -1 if none */
 	uint16_t flags;         /* RIB_E_* */
-	struct rib_path *paths; /* paths[0..npaths) */
-	struct attr_set *adv;   /* attrs last exported for this prefix (ref held), NULL if withdrawn */
 	uint32_t adv_groups;    /* update groups that have it */
-	struct rib_entry *dirty_next;
+	struct attr_set *adv;   /* attrs last exported for this prefix (ref held), NULL if withdrawn */
+	struct rib_path *paths; /* paths[0..npaths) */
 };
 #define RIB_E_DIRTY 0x01
 

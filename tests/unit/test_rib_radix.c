@@ -563,13 +563,13 @@ test_paths(void **state)
 	assert_int_equal(e->best, -1);
 	e->best = 0; /* as the decision process would */
 	e->paths[0].idx = 77;
-	e->paths[0].flags = RIB_PATH_STALE;
+	e->paths[0].stale = 1;
 
 	/* identical re-announcement: unchanged, the passed reference dropped,
 	 * stale cleared, the decision kept */
 	assert_int_equal(rib_entry_add(e, &peers[0], 0, attr_ref(a)), 0);
 	assert_int_equal(refs(a), 2);
-	assert_int_equal(e->paths[0].flags & RIB_PATH_STALE, 0);
+	assert_int_equal(e->paths[0].stale, 0);
 	assert_int_equal(e->best, 0);
 
 	/* same peer and path id, other attrs: replaced in place */

@@ -82,6 +82,11 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* jemalloc's control interface: routehubd links jemalloc; the tests (and
+ * the sanitizer builds) use the C library's malloc, where this is NULL. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
 /* ---- answers ------------------------------------------------------------------ */
 
 /* Takes j. A body that cannot be serialised is a 500 without one. */
@@ -916,6 +921,25 @@ h_metrics(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct
 		prom_head(f, "routehub_attr_sets", "gauge",
 		          "Distinct interned path attribute sets alive.");
 		fprintf(f, "routehub_attr_sets %llu\n", (unsigned long long)rc.attr_sets);
+	}
+
+	/* jemalloc's view: allocated (live objects) vs resident (what RSS
+	 * pays), so that fragmentation and unpurged pages show. */
+	if (mallctl) {
+		static const char *const kinds[] = {"allocated", "active", "resident",
+		                                    "mapped", "retained", "metadata"};
+		uint64_t epoch = 1;
+		size_t sz = sizeof(epoch);
+		mallctl("epoch", &epoch, &sz, &epoch, sz);
+		prom_head(f, "routehub_memory_bytes", "gauge",
+		          "The allocator's counters (jemalloc stats.*).");
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			char name[32];
+			size_t val = 0, vsz = sizeof(val);
+			snprintf(name, sizeof(name), "stats.%s", kinds[k]);
+			if (mallctl(name, &val, &vsz, NULL, 0) == 0)
+				fprintf(f, "routehub_memory_bytes{kind=\"%s\"} %zu\n", kinds[k], val);
+		}
 	}
 
 	prom_head(f, "routehub_peer_state", "gauge",

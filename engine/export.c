@@ -100,6 +100,7 @@ struct exp {
 	struct peer **members;  /* [io * EXP_MAX_GROUPS + g]: list heads */
 	atomic_int stopping;    /* io loops are going: shards drop jobs */
 	size_t sendq_limit;     /* EXP_SENDQ_LIMIT, or RH_SENDQ_LIMIT */
+	struct adv_tab *adv;    /* [shard]: its export calls' grouping table */
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -616,14 +617,24 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 	return n;
 }
 
-/* Per group, the announcements of one call grouped by attribute set. */
+/*
+ * One export call's changes, grouped by (update group, attribute set,
+ * previous route, origin, family): each item is encoded once. The call
+ * records (item, prefix) references in arrival order; adv_flush lays the
+ * prefixes out item by item in one array (a counting sort) and encodes.
+ * No per-item vectors: a full table has ~6 prefixes per attribute set, and
+ * a vector each cost more than the prefixes. The table lives per shard
+ * thread between calls; a call is bounded by the shard's decision chunk.
+ */
 struct adv_item {
 	struct attr_set *stored; /* NULL: withdrawals */
 	struct attr_set *prev;   /* announcements: the group's previous route, if any */
 	bool from_ibgp;
 	uint8_t af;
-	uint32_t n, cap;
-	struct bgp_prefix *v;
+	uint8_t group;
+	uint32_t n;    /* prefixes */
+	uint32_t off;  /* adv_flush: where they start in flat[] */
+	uint32_t slot; /* its idx[] slot, cleared at flush */
 };
 
 struct adv_tab {
@@ -631,14 +642,21 @@ struct adv_tab {
 	unsigned n, cap;
 	uint32_t *idx; /* open addressing: item index + 1, 0 empty */
 	unsigned icap; /* power of 2, at least twice n */
+	uint32_t *ref_item;
+	const struct rib_prefix **ref_pfx;
+	size_t nref, capref;
+	struct bgp_prefix *flat;
+	size_t capflat;
 };
+
 
 static unsigned
 adv_slot(const struct adv_tab *t, const struct attr_set *a, const struct attr_set *prev,
-         bool from_ibgp, uint8_t af)
+         bool from_ibgp, uint8_t af, uint8_t group)
 {
 	uint64_t h = ((uint64_t)(uintptr_t)a ^ (uint64_t)(uintptr_t)prev * 31) * 0x9e3779b97f4a7c15ull ^
-	             (uint64_t)from_ibgp << 1 ^ af;
+	             (uint64_t)from_ibgp << 1 ^ af ^ (uint64_t)group << 2;
+	h *= 0x9e3779b97f4a7c15ull;
 	return (unsigned)(h >> 32) & (t->icap - 1);
 }
 
@@ -653,107 +671,143 @@ adv_rehash(struct adv_tab *t, unsigned icap)
 	t->idx = ni;
 	t->icap = icap;
 	for (unsigned i = 0; i < t->n; i++) {
-		const struct adv_item *it = &t->items[i];
-		unsigned s = adv_slot(t, it->stored, it->prev, it->from_ibgp, it->af);
+		struct adv_item *it = &t->items[i];
+		unsigned s = adv_slot(t, it->stored, it->prev, it->from_ibgp, it->af, it->group);
 		while (t->idx[s])
 			s = (s + 1) & (icap - 1);
 		t->idx[s] = i + 1;
+		it->slot = s;
 	}
 	return 0;
 }
 
-/* The item of (attribute set, origin, family): O(1), since one burst can
- * carry as many distinct sets as prefixes (a full table has ~90,000). */
-static struct adv_item *
-adv_find(struct adv_tab *t, struct attr_set *a, struct attr_set *prev, bool from_ibgp, uint8_t af)
+/* The item of (group, attribute set, previous, origin, family): O(1), since
+ * one burst can carry as many distinct sets as prefixes. -1: no memory. */
+static int
+adv_find(struct adv_tab *t, unsigned group, struct attr_set *a, struct attr_set *prev,
+         bool from_ibgp, uint8_t af)
 {
+	struct adv_item *it;
 	unsigned s;
 
-	if ((t->n + 1) * 2 > t->icap && adv_rehash(t, t->icap ? t->icap * 2 : 64) < 0)
-		return NULL;
-	for (s = adv_slot(t, a, prev, from_ibgp, af); t->idx[s]; s = (s + 1) & (t->icap - 1)) {
-		struct adv_item *it = &t->items[t->idx[s] - 1];
+	if ((t->n + 1) * 2 > t->icap && adv_rehash(t, t->icap ? t->icap * 2 : 256) < 0)
+		return -1;
+	for (s = adv_slot(t, a, prev, from_ibgp, af, (uint8_t)group); t->idx[s];
+	     s = (s + 1) & (t->icap - 1)) {
+		it = &t->items[t->idx[s] - 1];
 		if (it->stored == a && it->prev == prev && it->af == af &&
-		    it->from_ibgp == from_ibgp)
-			return it;
+		    it->from_ibgp == from_ibgp && it->group == group)
+			return (int)(t->idx[s] - 1);
 	}
 	if (t->n == t->cap) {
-		unsigned nc = t->cap ? t->cap * 2 : 16;
+		unsigned nc = t->cap ? t->cap * 2 : 256;
 		struct adv_item *nv = realloc(t->items, nc * sizeof(*nv));
 		if (!nv)
-			return NULL;
+			return -1;
 		t->items = nv;
 		t->cap = nc;
 	}
-	memset(&t->items[t->n], 0, sizeof(t->items[t->n]));
-	t->items[t->n].stored = a;
-	t->items[t->n].prev = prev ? attr_ref(prev) : NULL; /* e->adv moves on */
-	t->items[t->n].from_ibgp = from_ibgp;
-	t->items[t->n].af = af;
+	it = &t->items[t->n];
+	memset(it, 0, sizeof(*it));
+	it->stored = a;
+	it->prev = prev ? attr_ref(prev) : NULL; /* e->adv moves on */
+	it->from_ibgp = from_ibgp;
+	it->af = af;
+	it->group = (uint8_t)group;
+	it->slot = s;
 	t->idx[s] = t->n + 1;
-	return &t->items[t->n++];
+	return (int)t->n++;
 }
 
-static int
-vec_add(struct bgp_prefix **v, uint32_t *n, uint32_t *cap, const struct rib_prefix *p)
-{
-	if (*n == *cap) {
-		uint32_t nc = *cap ? *cap * 2 : 64;
-		struct bgp_prefix *nv = realloc(*v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		*v = nv;
-		*cap = nc;
-	}
-	to_bgp_prefix(p, &(*v)[(*n)++]);
-	return 0;
-}
-
+/* Record prefix p for the item of (group, a, prev, from_ibgp, af). */
 static void
-adv_flush(struct exp *x, unsigned shard, int type, uint32_t target, unsigned io_only,
-          const struct exp_group *g, struct adv_tab *t)
+adv_add(struct adv_tab *t, unsigned group, struct attr_set *a, struct attr_set *prev,
+        bool from_ibgp, const struct rib_prefix *p)
+{
+	int i;
+
+	if (t->nref == t->capref) {
+		size_t nc = t->capref ? t->capref * 2 : 4096;
+		uint32_t *ni = realloc(t->ref_item, nc * sizeof(*ni));
+		if (ni)
+			t->ref_item = ni;
+		const struct rib_prefix **np = ni ? realloc(t->ref_pfx, nc * sizeof(*np)) : NULL;
+		if (!np)
+			return; /* out of memory: the prefix is not sent */
+		t->ref_pfx = np;
+		t->capref = nc;
+	}
+	if ((i = adv_find(t, group, a, prev, from_ibgp, p->af)) < 0)
+		return;
+	t->items[i].n++;
+	t->ref_item[t->nref] = (uint32_t)i;
+	t->ref_pfx[t->nref++] = p;
+}
+
+/* Encode every item: JOB_GROUP to the item's group, JOB_PEER to peer_id on
+ * loop io_only. Leaves the table empty for the next call. */
+static void
+adv_flush(struct exp *x, unsigned shard, int type, uint32_t peer_id, unsigned io_only,
+          struct adv_tab *t)
 {
 	static __thread uint8_t canon[BGP_CANON_MAX / 2];
-	struct emit_ctx c = {x, shard, type, target, NULL, io_only, NULL};
+	struct emit_ctx c = {x, shard, type, peer_id, NULL, io_only, NULL};
+	uint32_t off = 0;
 
-	/* Withdrawals first: a prefix moving between attribute sets is in one
-	 * item only, so the order within the batch does not matter. */
+	if (t->nref > t->capflat) {
+		struct bgp_prefix *nf = realloc(t->flat, t->nref * sizeof(*nf));
+		if (!nf)
+			goto out; /* out of memory: this call's changes are lost */
+		t->flat = nf;
+		t->capflat = t->nref;
+	}
+	for (unsigned i = 0; i < t->n; i++) {
+		t->items[i].off = off;
+		off += t->items[i].n;
+		t->items[i].n = 0;
+	}
+	for (size_t r = 0; r < t->nref; r++) {
+		struct adv_item *it = &t->items[t->ref_item[r]];
+		to_bgp_prefix(t->ref_pfx[r], &t->flat[it->off + it->n++]);
+	}
+	/* Withdrawals and announcements in one pass: a prefix moving between
+	 * attribute sets is in one item of its group only, so the order
+	 * within the call does not matter. */
 	for (unsigned i = 0; i < t->n; i++) {
 		struct adv_item *it = &t->items[i];
+		const struct exp_group *g = &x->groups[it->group];
+		struct bgp_prefix *v = t->flat + it->off;
 		size_t l;
+		if (type == JOB_GROUP)
+			c.target = it->group;
 		c.prev = it->prev;
 		if (!g->enc.af[it->af]) {
 		} else if (!it->stored) {
 			c.stored = NULL;
-			encode_out(&c, &g->enc, it->af, NULL, 0, it->v, it->n);
+			encode_out(&c, &g->enc, it->af, NULL, 0, v, it->n);
 		} else {
 			size_t done = 0;
 			l = canon_export(x, g, it->stored, it->from_ibgp, canon, sizeof(canon));
 			if (l) {
 				c.stored = it->stored;
-				done = encode_out(&c, &g->enc, it->af, canon, l, it->v, it->n);
+				done = encode_out(&c, &g->enc, it->af, canon, l, v, it->n);
 			}
 			/* A route the group's messages cannot carry: the
 			 * members must not keep the one they had. */
 			if (done < it->n && it->prev) {
 				c.stored = NULL;
-				encode_out(&c, &g->enc, it->af, NULL, 0, it->v + done, it->n - done);
+				encode_out(&c, &g->enc, it->af, NULL, 0, v + done, it->n - done);
 			}
 		}
-		free(it->v);
-		if (it->prev)
-			attr_unref(it->prev);
+	}
+out:
+	for (unsigned i = 0; i < t->n; i++) {
+		if (t->items[i].prev)
+			attr_unref(t->items[i].prev);
+		t->idx[t->items[i].slot] = 0;
 	}
 	t->n = 0;
-	if (t->idx)
-		memset(t->idx, 0, t->icap * sizeof(*t->idx));
-}
-
-static void
-adv_fini(struct adv_tab *t)
-{
-	free(t->idx);
-	free(t->items);
+	t->nref = 0;
 }
 
 static void
@@ -761,9 +815,8 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 {
 	struct exp *x = arg;
 	unsigned ng = atomic_load_explicit(&x->ngroups, memory_order_acquire);
-	struct adv_tab tabs[EXP_MAX_GROUPS];
+	struct adv_tab *t = &x->adv[shard];
 
-	memset(tabs, 0, sizeof(tabs));
 	for (unsigned i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
 		const struct rib_path *best = e->best >= 0 ? &e->paths[e->best] : NULL;
@@ -779,17 +832,14 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 			 * withdrawal back to the feeder of both). Withdrawals go
 			 * to every member: one message per group, not one per
 			 * previous route (a full table has ~90,000). */
-			struct adv_item *it = NULL;
 			if (ok) {
 				groups |= 1u << g;
 				if (!had || e->adv != want)
-					it = adv_find(&tabs[g], want, had ? e->adv : NULL,
-					              best->peer->type != RIB_PEER_EBGP, e->pfx.af);
+					adv_add(t, g, want, had ? e->adv : NULL,
+					        best->peer->type != RIB_PEER_EBGP, &e->pfx);
 			} else if (had) {
-				it = adv_find(&tabs[g], NULL, NULL, false, e->pfx.af);
+				adv_add(t, g, NULL, NULL, false, &e->pfx);
 			}
-			if (it)
-				vec_add(&it->v, &it->n, &it->cap, &e->pfx);
 		}
 		/* The group Adj-RIB-Out: what each group now has. */
 		if (want)
@@ -801,10 +851,7 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 			attr_unref(want);
 		e->adv_groups = groups;
 	}
-	for (unsigned g = 0; g < ng; g++) {
-		adv_flush(x, shard, JOB_GROUP, g, 0, &x->groups[g], &tabs[g]);
-		adv_fini(&tabs[g]);
-	}
+	adv_flush(x, shard, JOB_GROUP, 0, 0, t);
 	for (unsigned io = 0; io < x->nio; io++)
 		job_wake(x, io);
 }
@@ -815,11 +862,10 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 	struct exp *x = arg;
 	int g = atomic_load_explicit(&x->peer_group[peer_id], memory_order_acquire);
 	int io = atomic_load_explicit(&x->peer_loop[peer_id], memory_order_acquire);
-	struct adv_tab t;
+	struct adv_tab *t = &x->adv[shard];
 
 	if (g < 0 || io < 0)
 		return;
-	memset(&t, 0, sizeof(t));
 	for (unsigned i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
 		const struct rib_path *best = &e->paths[e->best];
@@ -832,13 +878,9 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		if (!e->adv)
 			e->adv = attr_ref(best->attrs);
 		e->adv_groups |= 1u << g;
-		struct adv_item *it = adv_find(&t, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP,
-		                               e->pfx.af);
-		if (it)
-			vec_add(&it->v, &it->n, &it->cap, &e->pfx);
+		adv_add(t, (unsigned)g, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP, &e->pfx);
 	}
-	adv_flush(x, shard, JOB_PEER, peer_id, (unsigned)io, &x->groups[g], &t);
-	adv_fini(&t);
+	adv_flush(x, shard, JOB_PEER, peer_id, (unsigned)io, t);
 	job_wake(x, (unsigned)io);
 }
 
@@ -1704,7 +1746,8 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	x->gone = calloc(RIB_MAX_PEERS, 1);
 	x->members = calloc((size_t)nio * EXP_MAX_GROUPS, sizeof(*x->members));
 	x->rings = calloc((size_t)nshards * nio, sizeof(*x->rings));
-	if (!x->free_ids || !x->by_id || !x->gone || !x->members || !x->rings)
+	x->adv = calloc(nshards, sizeof(*x->adv));
+	if (!x->free_ids || !x->by_id || !x->gone || !x->members || !x->rings || !x->adv)
 		goto fail;
 	for (unsigned i = 0; i < RIB_MAX_PEERS; i++) {
 		atomic_init(&x->peer_group[i], -1);
@@ -1775,6 +1818,14 @@ exp_free(struct exp *x)
 		rh_spsc_fini(&x->rings[i]);
 	}
 	free(x->rings);
+	for (unsigned i = 0; x->adv && i < x->nshards; i++) {
+		free(x->adv[i].items);
+		free(x->adv[i].idx);
+		free(x->adv[i].ref_item);
+		free(x->adv[i].ref_pfx);
+		free(x->adv[i].flat);
+	}
+	free(x->adv);
 	free(x->members);
 	free(x->gone);
 	free(x->by_id);

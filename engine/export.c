@@ -819,7 +819,7 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 
 	for (unsigned i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
-		const struct rib_path *best = e->best >= 0 ? &e->paths[e->best] : NULL;
+		const struct rib_path *best = e->best >= 0 ? &rib_paths(e)[e->best] : NULL;
 		struct attr_set *want = best ? best->attrs : NULL;
 		uint32_t groups = 0;
 
@@ -868,7 +868,7 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		return;
 	for (unsigned i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
-		const struct rib_path *best = &e->paths[e->best];
+		const struct rib_path *best = &rib_paths(e)[e->best];
 		if (!exportable(&x->groups[g], best))
 			continue;
 		/* The group now has it: a group created after the entry's

@@ -142,7 +142,7 @@ static bool
 entry_wanted(const struct rq_ctx *c, const struct rib_entry *e)
 {
 	for (unsigned i = 0; i < e->npaths; i++)
-		if (e->paths[i].attrs && peer_wanted(c, e->paths[i].peer->id))
+		if (rib_paths(e)[i].attrs && peer_wanted(c, rib_paths(e)[i].peer->id))
 			return true;
 	return false;
 }
@@ -191,18 +191,18 @@ entry_copy(const struct rq_ctx *c, const struct rib_entry *e, struct daemon_rout
 	if (e->npaths > sizeof(ecmp_small) / sizeof(ecmp_small[0]) &&
 	    !(ecmp = malloc(e->npaths * sizeof(*ecmp))))
 		return -1;
-	best = rib_decide(e->paths, e->npaths, &c->opts, ecmp);
+	best = rib_decide(rib_paths(e), e->npaths, &c->opts, ecmp);
 	for (unsigned i = 0; i < e->npaths; i++) {
-		if (!e->paths[i].attrs)
+		if (!rib_paths(e)[i].attrs)
 			continue;
 		r->paths_total++;
 		r->ecmp_paths += ecmp[i];
-		n += peer_wanted(c, e->paths[i].peer->id);
+		n += peer_wanted(c, rib_paths(e)[i].peer->id);
 	}
 	if (n && !(r->paths = calloc(n, sizeof(*r->paths))))
 		goto fail;
 	for (unsigned i = 0; i < e->npaths; i++) {
-		const struct rib_path *p = &e->paths[i];
+		const struct rib_path *p = &rib_paths(e)[i];
 		if (!p->attrs || !peer_wanted(c, p->peer->id))
 			continue;
 		if (path_copy(&r->paths[k], p, (int)i == best, ecmp[i]) < 0)
@@ -591,8 +591,8 @@ sum_cb(struct rib_entry *e, void *arg)
 	bool any = false;
 
 	for (unsigned i = 0; i < e->npaths; i++) {
-		uint32_t id = e->paths[i].peer->id;
-		if (!e->paths[i].attrs)
+		uint32_t id = rib_paths(e)[i].peer->id;
+		if (!rib_paths(e)[i].attrs)
 			continue;
 		any = true;
 		t->paths[af]++;

@@ -46,8 +46,8 @@
  *  - along every root-to-leaf path, key lengths strictly increase and each
  *    key extends its parent's; host bits of every key are zero.
  *  - a glue node has two children; an entry node has 0, 1 or 2.
- *  - e->paths points into its node (cap == 1) or to a malloc'ed vector
- *    (cap > 1); e->best is -1 or what the decision process last computed
+ *  - the paths are in the entry (cap == 1, e->p.one) or in a malloc'ed
+ *    vector (cap > 1, e->p.vec); e->best is -1 or what the decision process last computed
  *    over the current paths: any change of the vector resets it to -1.
  */
 #include <assert.h>
@@ -82,14 +82,15 @@ struct rnode {
 		struct rib_prefix key;
 		/* Entry nodes: e.pfx is the key. */
 		struct {
-			struct rib_entry e;
-			struct rib_path path0; /* e->paths while cap == 1 */
+			struct rib_entry e; /* with room for one path */
 		} ent;
 	} u;
 };
 
 static_assert(offsetof(struct rnode, u.ent.e.pfx) == offsetof(struct rnode, u.key),
               "an entry's prefix is its node's key");
+static_assert(sizeof(void *) != 8 || sizeof(struct rnode) == 80,
+              "entry nodes are 80 bytes: five 16-byte units (the hash packs their address)");
 
 /* Fixed-size objects carved from 64 KiB slabs; freed objects are reused. */
 struct rn_pool {
@@ -311,7 +312,6 @@ rn_entry_init(struct rib_tree *t, struct rnode *x, const uint8_t *addr, unsigned
 	memcpy(e->pfx.addr, addr, sizeof(e->pfx.addr));
 	e->best = -1;
 	e->cap = 1;
-	e->paths = &x->u.ent.path0;
 }
 
 static struct rnode *
@@ -350,14 +350,15 @@ rn_node_free(struct rib_tree *t, struct rnode *n)
 static void
 rn_entry_clear(struct rib_entry *e)
 {
+	struct rib_path *v = rib_paths(e);
+
 	for (unsigned i = 0; i < e->npaths; i++)
-		attr_unref(e->paths[i].attrs);
-	if (e->paths != &rn_of(e)->u.ent.path0)
-		free(e->paths);
+		attr_unref(v[i].attrs);
+	if (e->cap > 1)
+		free(e->p.vec);
 	attr_unref(e->adv);
 	e->npaths = 0;
 	e->adv = NULL;
-	e->paths = &rn_of(e)->u.ent.path0;
 	e->cap = 1;
 }
 
@@ -995,7 +996,6 @@ rib_tree_walk(const struct rib_tree *t, const struct rib_prefix *from, size_t ma
 static int
 rn_paths_grow(struct rib_entry *e)
 {
-	struct rib_path *inl = &rn_of(e)->u.ent.path0;
 	unsigned ncap;
 	struct rib_path *v;
 
@@ -1004,17 +1004,18 @@ rn_paths_grow(struct rib_entry *e)
 	ncap = e->cap * 2u;
 	if (ncap > UINT16_MAX)
 		ncap = UINT16_MAX;
-	if (e->paths == inl) {
+	if (e->cap == 1) {
 		v = malloc(ncap * sizeof(*v));
 		if (v == NULL)
 			return -1;
-		memcpy(v, e->paths, e->npaths * sizeof(*v));
+		if (e->npaths == 1)
+			v[0] = e->p.one;
 	} else {
-		v = realloc(e->paths, ncap * sizeof(*v));
+		v = realloc(e->p.vec, ncap * sizeof(*v));
 		if (v == NULL)
 			return -1;
 	}
-	e->paths = v;
+	e->p.vec = v;
 	e->cap = (uint16_t)ncap;
 	return 0;
 }
@@ -1023,23 +1024,22 @@ rn_paths_grow(struct rib_entry *e)
 static void
 rn_paths_shrink(struct rib_entry *e)
 {
-	struct rib_path *inl = &rn_of(e)->u.ent.path0;
 	struct rib_path *v;
 
-	if (e->paths == inl || e->npaths > e->cap / 4)
+	if (e->cap == 1 || e->npaths > e->cap / 4)
 		return;
 	if (e->npaths <= 1) {
+		struct rib_path *old = e->p.vec;
 		if (e->npaths == 1)
-			*inl = e->paths[0];
-		free(e->paths);
-		e->paths = inl;
+			e->p.one = old[0];
+		free(old);
 		e->cap = 1;
 		return;
 	}
-	v = realloc(e->paths, (e->cap / 2u) * sizeof(*v));
+	v = realloc(e->p.vec, (e->cap / 2u) * sizeof(*v));
 	if (v == NULL)
 		return; /* keep the larger one */
-	e->paths = v;
+	e->p.vec = v;
 	e->cap /= 2;
 }
 
@@ -1050,7 +1050,7 @@ rib_entry_add(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id
 	struct rib_path *p;
 
 	for (unsigned i = 0; i < e->npaths; i++) {
-		p = &e->paths[i];
+		p = &rib_paths(e)[i];
 		if (p->peer != peer || p->path_id != path_id)
 			continue;
 		/* Re-announced: no longer stale (RFC 7313 §4) either way. */
@@ -1068,7 +1068,7 @@ rib_entry_add(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id
 		attr_unref(attrs);
 		return -1;
 	}
-	e->paths[e->npaths++] = (struct rib_path){
+	rib_paths(e)[e->npaths++] = (struct rib_path){
 	    .peer = peer,
 	    .attrs = attrs,
 	    .path_id = path_id,
@@ -1081,7 +1081,7 @@ int
 rib_entry_del(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id)
 {
 	for (unsigned i = 0; i < e->npaths; i++) {
-		struct rib_path *p = &e->paths[i];
+		struct rib_path *p = &rib_paths(e)[i];
 		if (p->peer != peer || p->path_id != path_id)
 			continue;
 		attr_unref(p->attrs);
@@ -1152,7 +1152,7 @@ rn_check_subtree(const struct rib_tree *t, const struct rnode *root, int slot,
 				*why = "entry of another family";
 				return -1;
 			}
-			if (e->npaths > e->cap || (e->cap == 1) != (e->paths == &n->u.ent.path0)) {
+			if (e->npaths > e->cap || e->cap == 0) {
 				*why = "path vector out of shape";
 				return -1;
 			}

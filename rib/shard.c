@@ -124,8 +124,8 @@ static struct rib_path *
 path_find(struct rib_entry *e, const struct rib_peer *p, uint32_t path_id)
 {
 	for (unsigned i = 0; i < e->npaths; i++)
-		if (e->paths[i].peer == p && e->paths[i].path_id == path_id)
-			return &e->paths[i];
+		if (rib_paths(e)[i].peer == p && rib_paths(e)[i].path_id == path_id)
+			return &rib_paths(e)[i];
 	return NULL;
 }
 
@@ -139,8 +139,8 @@ index_del(struct shard_peer *sp, uint32_t idx)
 		struct rib_entry *m = sp->v[last];
 		sp->v[idx] = m;
 		for (unsigned i = 0; i < m->npaths; i++) {
-			if (m->paths[i].peer == sp->p && m->paths[i].idx == last) {
-				m->paths[i].idx = idx;
+			if (rib_paths(m)[i].peer == sp->p && rib_paths(m)[i].idx == last) {
+				rib_paths(m)[i].idx = idx;
 				break;
 			}
 		}
@@ -252,7 +252,7 @@ peer_sweep(struct shard *sh, struct shard_peer *sp, int af, bool stale_only)
 		if (af >= 0 && e->pfx.af != af)
 			continue;
 		for (unsigned k = e->npaths; k-- > 0;) {
-			struct rib_path *pa = &e->paths[k];
+			struct rib_path *pa = &rib_paths(e)[k];
 			if (pa->peer != sp->p || pa->idx != i)
 				continue;
 			if (stale_only && !pa->stale)
@@ -338,8 +338,8 @@ apply(struct shard *sh, const struct rib_op *op)
 			if (e->pfx.af != op->af)
 				continue;
 			for (unsigned k = 0; k < e->npaths; k++)
-				if (e->paths[k].peer == sp->p)
-					e->paths[k].stale = 1;
+				if (rib_paths(e)[k].peer == sp->p)
+					rib_paths(e)[k].stale = 1;
 		}
 		break;
 	case RIB_OP_STALE_END:
@@ -395,7 +395,7 @@ decide_chunk(struct shard *sh, struct rib_entry **v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
 		e->flags &= (uint16_t)~RIB_E_DIRTY;
-		e->best = (int16_t)rib_decide(e->paths, e->npaths, &sh->s->c.decide, NULL);
+		e->best = (int16_t)rib_decide(rib_paths(e), e->npaths, &sh->s->c.decide, NULL);
 		sh->decisions++;
 	}
 	sh->changes += n;

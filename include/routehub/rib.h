@@ -171,12 +171,22 @@ struct rib_tree;
 struct rib_entry {
 	struct rib_prefix pfx;
 	uint16_t npaths, cap;
-	int16_t best;           /* index into paths, -1 if none */
+	int16_t best;           /* index into the paths, -1 if none */
 	uint16_t flags;         /* RIB_E_* */
 	uint32_t adv_groups;    /* update groups that have it */
 	struct attr_set *adv;   /* attrs last exported for this prefix (ref held), NULL if withdrawn */
-	struct rib_path *paths; /* paths[0..npaths) */
+	union {                 /* the paths: rib_paths() */
+		struct rib_path one;  /* cap == 1: the common case, no allocation */
+		struct rib_path *vec; /* cap > 1 */
+	} p;
 };
+
+/* An entry's paths, [0..npaths). */
+static inline struct rib_path *
+rib_paths(const struct rib_entry *e)
+{
+	return e->cap == 1 ? (struct rib_path *)&e->p.one : e->p.vec;
+}
 #define RIB_E_DIRTY 0x01
 
 struct rib_tree *rib_tree_new(uint8_t af);

@@ -86,11 +86,11 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
 		int k = pfx_index(&e->pfx);
-		struct attr_set *want = e->best >= 0 ? e->paths[e->best].attrs : NULL;
+		struct attr_set *want = e->best >= 0 ? rib_paths(e)[e->best].attrs : NULL;
 		if (k < 0)
 			continue;
 		exported[k] = want;
-		exported_peer[k] = e->best >= 0 ? e->paths[e->best].peer : NULL;
+		exported_peer[k] = e->best >= 0 ? rib_paths(e)[e->best].peer : NULL;
 		/* Keep e->adv as export.c does, so entries are freed the same way. */
 		if (want)
 			attr_ref(want);
@@ -308,7 +308,7 @@ tree_fn(void *arg, unsigned shard, struct rib_tree *v4, struct rib_tree *v6)
 		want = model_best(k, &bp);
 		if ((want < 0 && e && e->best >= 0) || (want >= 0 && (!e || e->best < 0)) ||
 		    (want >= 0 && e && e->best >= 0 &&
-		     (e->paths[e->best].attrs != attrs[want] || e->paths[e->best].peer != bp))) {
+		     (rib_paths(e)[e->best].attrs != attrs[want] || rib_paths(e)[e->best].peer != bp))) {
 			pthread_mutex_lock(&c->mu);
 			c->bad++;
 			pthread_mutex_unlock(&c->mu);

@@ -562,21 +562,21 @@ test_paths(void **state)
 	assert_int_equal(refs(a), 2);
 	assert_int_equal(e->best, -1);
 	e->best = 0; /* as the decision process would */
-	e->paths[0].idx = 77;
-	e->paths[0].stale = 1;
+	rib_paths(e)[0].idx = 77;
+	rib_paths(e)[0].stale = 1;
 
 	/* identical re-announcement: unchanged, the passed reference dropped,
 	 * stale cleared, the decision kept */
 	assert_int_equal(rib_entry_add(e, &peers[0], 0, attr_ref(a)), 0);
 	assert_int_equal(refs(a), 2);
-	assert_int_equal(e->paths[0].stale, 0);
+	assert_int_equal(rib_paths(e)[0].stale, 0);
 	assert_int_equal(e->best, 0);
 
 	/* same peer and path id, other attrs: replaced in place */
 	assert_int_equal(rib_entry_add(e, &peers[0], 0, attr_ref(b)), 1);
 	assert_int_equal(e->npaths, 1);
-	assert_ptr_equal(e->paths[0].attrs, b);
-	assert_int_equal(e->paths[0].idx, 77); /* the shard's field survives */
+	assert_ptr_equal(rib_paths(e)[0].attrs, b);
+	assert_int_equal(rib_paths(e)[0].idx, 77); /* the shard's field survives */
 	assert_int_equal(refs(a), 1);
 	assert_int_equal(refs(b), 2);
 	assert_int_equal(e->best, -1);
@@ -589,7 +589,7 @@ test_paths(void **state)
 	/* grow out of the node: 1 -> 2 -> 4 -> 8 -> 16 */
 	for (unsigned i = 1; i < 10; i++) {
 		assert_int_equal(rib_entry_add(e, &peers[i], 0, attr_ref(i % 2 ? a : b)), 1);
-		e->paths[e->npaths - 1].idx = 100 + i;
+		rib_paths(e)[e->npaths - 1].idx = 100 + i;
 	}
 	assert_int_equal(e->npaths, 11);
 	assert_int_equal(e->cap, 16);
@@ -609,8 +609,8 @@ test_paths(void **state)
 	for (unsigned k = 2, i = 1; i < 10; i++) {
 		if (i == 4)
 			continue;
-		assert_ptr_equal(e->paths[k].peer, &peers[i]);
-		assert_int_equal(e->paths[k].idx, 100 + i);
+		assert_ptr_equal(rib_paths(e)[k].peer, &peers[i]);
+		assert_int_equal(rib_paths(e)[k].idx, 100 + i);
 		k++;
 	}
 	assert_int_equal(refs(a) + refs(b), 2 + 10);
@@ -628,9 +628,9 @@ test_paths(void **state)
 	assert_int_equal(rib_entry_del(e, &peers[2], 0), 1);
 	assert_int_equal(e->npaths, 1);
 	assert_int_equal(e->cap, 1);
-	assert_ptr_equal(e->paths[0].peer, &peers[0]);
-	assert_int_equal(e->paths[0].path_id, 1);
-	assert_ptr_equal(e->paths[0].attrs, a);
+	assert_ptr_equal(rib_paths(e)[0].peer, &peers[0]);
+	assert_int_equal(rib_paths(e)[0].path_id, 1);
+	assert_ptr_equal(rib_paths(e)[0].attrs, a);
 	assert_int_equal(refs(a) + refs(b), 2 + 1);
 
 	/* adv is the tree's reference too: rib_tree_free drops both */

@@ -68,7 +68,7 @@ conf_defaults(struct io_loop_conf *c, const struct io_loop_conf *in)
 	if (c->sq_entries == 0)
 		c->sq_entries = 1024;
 	if (c->rbuf_count == 0)
-		c->rbuf_count = 512;
+		c->rbuf_count = 128;
 	if (c->rbuf_size == 0)
 		c->rbuf_size = 16384;
 	if (c->post_slots == 0)

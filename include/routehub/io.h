@@ -58,7 +58,7 @@ int	io_probe(char *err, size_t errlen);
 
 struct io_loop_conf {
 	unsigned	 sq_entries;	/* submission queue size (default 1024) */
-	unsigned	 rbuf_count;	/* provided receive buffers, power of 2 (512) */
+	unsigned	 rbuf_count;	/* provided receive buffers, power of 2 (128: 2 MiB a loop) */
 	unsigned	 rbuf_size;	/* bytes each (16384) */
 	unsigned	 post_slots;	/* cross-thread queue, power of 2 (8192) */
 	unsigned	 linger_ms;	/* wait for the peer's FIN after a flushed close (2000) */

@@ -36,11 +36,30 @@
 #define DRAIN_BUDGET 64 /* batches per ring per round: keeps decisions flowing */
 #define DECIDE_CHUNK 4096 /* entries per export call */
 
+/* The per-peer index: the entries where the peer has a path, in blocks of
+ * IDX_BLOCK (no reallocation of a table-sized array, at most one block of
+ * slack). */
+#define IDX_SHIFT 12
+#define IDX_BLOCK (1u << IDX_SHIFT)
 struct shard_peer {
 	struct rib_peer *p;
-	struct rib_entry **v; /* entries where the peer has a path */
-	uint32_t n, cap;
+	struct rib_entry ***blk; /* [nblk] blocks of IDX_BLOCK */
+	uint32_t n, nblk, capblk;
 };
+
+static inline struct rib_entry **
+idx_at(const struct shard_peer *sp, uint32_t i)
+{
+	return &sp->blk[i >> IDX_SHIFT][i & (IDX_BLOCK - 1)];
+}
+
+static void
+idx_free(struct shard_peer *sp)
+{
+	for (uint32_t b = 0; b < sp->nblk; b++)
+		free(sp->blk[b]);
+	free(sp->blk);
+}
 
 struct dump {
 	struct dump *next;
@@ -107,16 +126,21 @@ index_add(struct shard_peer *sp, struct rib_entry *e, struct rib_path *path)
 {
 	if (sp->n >= RIB_PATH_IDX_MAX)
 		return -1;
-	if (sp->n == sp->cap) {
-		uint32_t nc = sp->cap ? sp->cap * 2 : 64;
-		struct rib_entry **nv = realloc(sp->v, nc * sizeof(*nv));
-		if (!nv)
+	if (sp->n == sp->nblk * IDX_BLOCK) {
+		if (sp->nblk == sp->capblk) {
+			uint32_t nc = sp->capblk ? sp->capblk * 2 : 4;
+			struct rib_entry ***nv = realloc(sp->blk, nc * sizeof(*nv));
+			if (!nv)
+				return -1;
+			sp->blk = nv;
+			sp->capblk = nc;
+		}
+		if (!(sp->blk[sp->nblk] = malloc(IDX_BLOCK * sizeof(struct rib_entry *))))
 			return -1;
-		sp->v = nv;
-		sp->cap = nc;
+		sp->nblk++;
 	}
 	path->idx = sp->n;
-	sp->v[sp->n++] = e;
+	*idx_at(sp, sp->n++) = e;
 	return 0;
 }
 
@@ -136,8 +160,8 @@ index_del(struct shard_peer *sp, uint32_t idx)
 	uint32_t last = sp->n - 1;
 
 	if (idx != last) {
-		struct rib_entry *m = sp->v[last];
-		sp->v[idx] = m;
+		struct rib_entry *m = *idx_at(sp, last);
+		*idx_at(sp, idx) = m;
 		for (unsigned i = 0; i < m->npaths; i++) {
 			if (rib_paths(m)[i].peer == sp->p && rib_paths(m)[i].idx == last) {
 				rib_paths(m)[i].idx = idx;
@@ -146,6 +170,10 @@ index_del(struct shard_peer *sp, uint32_t idx)
 		}
 	}
 	sp->n--;
+	/* Keep one spare block: a peer flapping a route at a block's
+	 * boundary does not allocate each time. */
+	if (sp->nblk > 1 && sp->n + 2 * IDX_BLOCK <= sp->nblk * IDX_BLOCK)
+		free(sp->blk[--sp->nblk]);
 }
 
 static void
@@ -248,7 +276,7 @@ peer_sweep(struct shard *sh, struct shard_peer *sp, int af, bool stale_only)
 	uint32_t i = sp->n;
 
 	while (i-- > 0) {
-		struct rib_entry *e = sp->v[i];
+		struct rib_entry *e = *idx_at(sp, i);
 		if (af >= 0 && e->pfx.af != af)
 			continue;
 		for (unsigned k = e->npaths; k-- > 0;) {
@@ -302,7 +330,7 @@ apply(struct shard *sh, const struct rib_op *op)
 		if (sp) { /* a stale incarnation: drop it first */
 			peer_sweep(sh, sp, -1, false);
 			rib_peer_unref(sp->p);
-			free(sp->v);
+			idx_free(sp);
 			free(sp);
 		}
 		sp = calloc(1, sizeof(*sp));
@@ -326,7 +354,7 @@ apply(struct shard *sh, const struct rib_op *op)
 		if (x && x->peer_gone)
 			x->peer_gone(sh->s->c.exp_arg, sh->idx, op->peer_id);
 		rib_peer_unref(sp->p);
-		free(sp->v);
+		idx_free(sp);
 		free(sp);
 		break;
 	case RIB_OP_STALE_BEGIN:
@@ -334,7 +362,7 @@ apply(struct shard *sh, const struct rib_op *op)
 		if (!sp)
 			break;
 		for (uint32_t i = 0; i < sp->n; i++) {
-			struct rib_entry *e = sp->v[i];
+			struct rib_entry *e = *idx_at(sp, i);
 			if (e->pfx.af != op->af)
 				continue;
 			for (unsigned k = 0; k < e->npaths; k++)
@@ -743,7 +771,7 @@ rib_shards_free(struct rib_shards *s)
 			if (!sh->peers[p])
 				continue;
 			rib_peer_unref(sh->peers[p]->p);
-			free(sh->peers[p]->v);
+			idx_free(sh->peers[p]);
 			free(sh->peers[p]);
 		}
 		free(sh->peers);

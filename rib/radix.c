@@ -55,6 +55,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "routehub/bgp.h"
 #include "routehub/rib.h"
@@ -101,13 +103,6 @@ struct rn_pool {
 	size_t size;
 };
 
-/* IPv4: the whole key (address << 8 | length), plus 1 so that 0 means
- * empty. IPv6: a 64-bit hash of the key with the low bit set. */
-struct rn_slot {
-	uint64_t tag;
-	struct rnode *n;
-};
-
 struct rib_tree {
 	struct rnode *root;  /* keys shorter than RN_STRIDE */
 	struct rnode **slot; /* [RN_SLOTS]: the subtree of each RN_STRIDE-bit start */
@@ -118,9 +113,11 @@ struct rib_tree {
 	struct rn_pool glue;
 	struct rn_pool ent;
 	/* exact-match index: open addressing, linear probing, <= 3/4 full;
-	 * a slot holds a tag of the key so a probe rarely touches a node */
-	struct rn_slot *h;
+	 * one word a slot (rn_hslot) */
+	uint64_t *h;
 	size_t hcap, hn;
+	unsigned hbits; /* hcap == 1 << hbits */
+	uint64_t seed;  /* per tree: keys cannot be chosen to collide */
 	/* deferred structure changes (rn_sync) */
 	struct rnode **pend, **dead;
 	size_t npend, cappend, ndead, capdead;
@@ -374,18 +371,53 @@ rn_mix(uint64_t h)
 	return h ^ (h >> 31);
 }
 
+/*
+ * A slot of the exact-match index is one word, 0 when empty: the entry
+ * node's address (nodes are 16-byte aligned and user addresses below 2^48,
+ * so 44 bits hold it), its distance from its home slot (8 bits) and 12
+ * other bits of the key's hash (the tag). A probe compares tag and
+ * distance and rarely touches a node that is not the one; a deletion
+ * shifts slots back by their distances and touches no node at all. The
+ * home slot is the hash's top hbits bits, the tag its low 12.
+ */
+#define RN_H_PTR_BITS 44
+#define RN_H_PTR_MASK ((1ull << RN_H_PTR_BITS) - 1)
+#define RN_H_DIST_MAX 255u
+#define RN_H_TAG_SHIFT 52
+
 static inline uint64_t
-rn_tag(const struct rib_tree *t, const uint8_t *addr, unsigned len)
+rn_hash(const struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
 	if (t->alen == 4)
-		return ((uint64_t)rn_be32(addr) << 8 | len) + 1;
-	return rn_mix(rn_be64(addr) ^ rn_mix(rn_be64(addr + 8) ^ len)) | 1;
+		return rn_mix(((uint64_t)rn_be32(addr) << 8 | len) ^ t->seed);
+	return rn_mix(rn_be64(addr) ^ rn_mix(rn_be64(addr + 8) ^ len ^ t->seed));
 }
 
 static inline size_t
-rn_home(const struct rib_tree *t, uint64_t tag)
+rn_hhome(const struct rib_tree *t, uint64_t h)
 {
-	return (size_t)(t->alen == 4 ? rn_mix(tag) : tag >> 1) & (t->hcap - 1);
+	return (size_t)(h >> (64 - t->hbits));
+}
+
+static inline uint64_t
+rn_hslot(uint64_t h, unsigned dist, const struct rnode *x)
+{
+	uintptr_t p = (uintptr_t)x;
+
+	RN_BUG_ON((p & 15) != 0 || (p >> 4) > RN_H_PTR_MASK);
+	return (h & 0xfff) << RN_H_TAG_SHIFT | (uint64_t)dist << RN_H_PTR_BITS | p >> 4;
+}
+
+static inline struct rnode *
+rn_hnode(uint64_t v)
+{
+	return (struct rnode *)(uintptr_t)((v & RN_H_PTR_MASK) << 4);
+}
+
+static inline unsigned
+rn_hdist(uint64_t v)
+{
+	return (unsigned)(v >> RN_H_PTR_BITS) & RN_H_DIST_MAX;
 }
 
 static inline bool
@@ -397,47 +429,96 @@ rn_key_eq(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, 
 static struct rnode *
 rn_hget(const struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
-	uint64_t tag;
-	size_t i;
+	uint64_t h, v, want;
+	size_t i, mask = t->hcap - 1;
 
 	if (t->hn == 0)
 		return NULL;
-	tag = rn_tag(t, addr, len);
-	for (i = rn_home(t, tag); t->h[i].tag != 0; i = (i + 1) & (t->hcap - 1))
-		if (t->h[i].tag == tag && (t->alen == 4 || rn_key_eq(t, t->h[i].n, addr, len)))
-			return t->h[i].n;
+	h = rn_hash(t, addr, len);
+	want = (h & 0xfff) << RN_H_TAG_SHIFT;
+	i = rn_hhome(t, h);
+	for (unsigned d = 0; (v = t->h[i]) != 0 && d <= RN_H_DIST_MAX; d++, i = (i + 1) & mask) {
+		if ((v & ~RN_H_PTR_MASK) == (want | (uint64_t)d << RN_H_PTR_BITS) &&
+		    rn_key_eq(t, rn_hnode(v), addr, len))
+			return rn_hnode(v);
+	}
 	return NULL;
 }
 
-static void
-rn_hput_nogrow(struct rib_tree *t, uint64_t tag, struct rnode *x)
+/* Put x (hash h) in the table without growing it: -1 when its slot would
+ * be further than RN_H_DIST_MAX from home (the caller grows the table). */
+static int
+rn_hput_nogrow(struct rib_tree *t, uint64_t h, struct rnode *x)
 {
-	size_t i = rn_home(t, tag);
+	size_t i = rn_hhome(t, h), mask = t->hcap - 1;
+	unsigned d = 0;
 
-	while (t->h[i].tag != 0)
-		i = (i + 1) & (t->hcap - 1);
-	t->h[i].tag = tag;
-	t->h[i].n = x;
+	while (t->h[i] != 0) {
+		if (++d > RN_H_DIST_MAX)
+			return -1;
+		i = (i + 1) & mask;
+	}
+	t->h[i] = rn_hslot(h, d, x);
 	t->hn++;
+	return 0;
+}
+
+/* Rebuild the table with 1 << bits slots, rehashing every node's key (the
+ * slots keep too few of the hash's bits for a larger table). */
+static int
+rn_hresize(struct rib_tree *t, unsigned bits)
+{
+	uint64_t *oh = t->h;
+	size_t ocap = t->hcap, on = t->hn;
+	unsigned obits = t->hbits;
+
+	for (;; bits++) {
+		uint64_t *nh = calloc((size_t)1 << bits, sizeof(*nh));
+		size_t i;
+		if (nh == NULL) {
+			t->h = oh;
+			t->hcap = ocap;
+			t->hbits = obits;
+			t->hn = on;
+			return -1;
+		}
+		t->h = nh;
+		t->hcap = (size_t)1 << bits;
+		t->hbits = bits;
+		t->hn = 0;
+		for (i = 0; i < ocap; i++) {
+			struct rnode *n;
+			if (oh[i] == 0)
+				continue;
+			/* the nodes are scattered: start loading a few ahead */
+			for (size_t k = i + 1; k < i + 8 && k < ocap; k++)
+				if (oh[k] != 0)
+					__builtin_prefetch(rn_hnode(oh[k]));
+			n = rn_hnode(oh[i]);
+			if (rn_hput_nogrow(t, rn_hash(t, n->u.key.addr, n->u.key.len), n) != 0)
+				break;
+		}
+		if (i == ocap)
+			break;
+		free(nh); /* a cluster too long: larger still */
+	}
+	free(oh);
+	return 0;
 }
 
 static int
 rn_hput(struct rib_tree *t, struct rnode *x)
 {
-	if ((t->hn + 1) * 4 > t->hcap * 3) {
-		size_t ncap = t->hcap ? t->hcap * 2 : 1024, ocap = t->hcap;
-		struct rn_slot *nh = calloc(ncap, sizeof(*nh)), *oh = t->h;
-		if (nh == NULL)
+	uint64_t h;
+
+	if ((t->hn + 1) * 4 > t->hcap * 3 && rn_hresize(t, t->hcap ? t->hbits + 1 : 10) != 0)
+		return -1;
+	h = rn_hash(t, x->u.key.addr, x->u.key.len);
+	while (rn_hput_nogrow(t, h, x) != 0) {
+		if (rn_hresize(t, t->hbits + 1) != 0)
 			return -1;
-		t->h = nh;
-		t->hcap = ncap;
-		t->hn = 0;
-		for (size_t i = 0; i < ocap; i++)
-			if (oh[i].tag != 0)
-				rn_hput_nogrow(t, oh[i].tag, oh[i].n);
-		free(oh);
+		h = rn_hash(t, x->u.key.addr, x->u.key.len);
 	}
-	rn_hput_nogrow(t, rn_tag(t, x->u.key.addr, x->u.key.len), x);
 	return 0;
 }
 
@@ -447,19 +528,20 @@ rn_hdel(struct rib_tree *t, const struct rnode *x)
 {
 	size_t mask = t->hcap - 1, i, j;
 
-	for (i = rn_home(t, rn_tag(t, x->u.key.addr, x->u.key.len)); t->h[i].n != x;
+	for (i = rn_hhome(t, rn_hash(t, x->u.key.addr, x->u.key.len)); rn_hnode(t->h[i]) != x;
 	     i = (i + 1) & mask)
-		RN_BUG_ON(t->h[i].tag == 0);
-	for (j = (i + 1) & mask; t->h[j].tag != 0; j = (j + 1) & mask) {
-		size_t k = rn_home(t, t->h[j].tag);
-		/* h[j] may fill the hole at i unless its home k lies in (i, j]. */
-		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+		RN_BUG_ON(t->h[i] == 0);
+	for (j = (i + 1) & mask; t->h[j] != 0; j = (j + 1) & mask) {
+		unsigned gap = (unsigned)((j - i) & mask);
+		unsigned dj = rn_hdist(t->h[j]);
+		/* h[j] may fill the hole at i unless its home lies in (i, j]. */
+		if (dj < gap)
 			continue;
-		t->h[i] = t->h[j];
+		t->h[i] = (t->h[j] & ~((uint64_t)RN_H_DIST_MAX << RN_H_PTR_BITS)) |
+		          (uint64_t)(dj - gap) << RN_H_PTR_BITS;
 		i = j;
 	}
-	t->h[i].tag = 0;
-	t->h[i].n = NULL;
+	t->h[i] = 0;
 	t->hn--;
 }
 
@@ -499,6 +581,8 @@ rib_tree_new(uint8_t af)
 	rn_pool_init(&t->glue, gsize);
 	rn_pool_init(&t->ent, sizeof(struct rnode));
 	/* 512 KiB of address space; pages become resident as slots fill. */
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = rn_mix((uint64_t)(uintptr_t)t ^ (uint64_t)time(NULL));
 	t->slot = calloc(RN_SLOTS, sizeof(*t->slot));
 	if (t->slot == NULL) {
 		free(t);
@@ -873,7 +957,7 @@ rib_tree_prefetch(const struct rib_tree *t, const struct rib_prefix *pfx)
 	if (t->hcap == 0 || pfx->len > t->maxlen)
 		return;
 	rn_mask(addr, pfx->addr, pfx->len, t->alen);
-	__builtin_prefetch(&t->h[rn_home(t, rn_tag(t, addr, pfx->len))]);
+	__builtin_prefetch(&t->h[rn_hhome(t, rn_hash(t, addr, pfx->len))]);
 }
 
 /* Where n's subtree lies relative to from (masked): < 0 all before, > 0 all
@@ -1206,6 +1290,23 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 	if (t->hn != t->count) {
 		*why = "hash size differs from the count";
 		return -1;
+	}
+	for (size_t i = 0, n = 0; i < t->hcap; i++) {
+		const struct rnode *x;
+		uint64_t h;
+		if (t->h[i] == 0)
+			continue;
+		x = rn_hnode(t->h[i]);
+		h = rn_hash(t, x->u.key.addr, x->u.key.len);
+		if (t->h[i] != rn_hslot(h, (unsigned)((i - rn_hhome(t, h)) & (t->hcap - 1)), x) ||
+		    !rn_is_entry(x) || (x->u.ent.e.flags & RN_F_DEAD)) {
+			*why = "hash slot out of place or stale";
+			return -1;
+		}
+		if (++n > t->hn) {
+			*why = "more hash slots than entries";
+			return -1;
+		}
 	}
 	if (rn_check_subtree(t, t->root, -1, &s, why) != 0)
 		return -1;

@@ -37,6 +37,7 @@
 #include "routehub/api.h"
 #include "routehub/bgp.h"
 #include "routehub/fsm.h"
+#include "routehub/io.h"
 #include "routehub/log.h"
 
 #ifndef RH_VERSION
@@ -923,6 +924,16 @@ h_metrics(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct
 		fprintf(f, "routehub_attr_sets %llu\n", (unsigned long long)rc.attr_sets);
 	}
 
+	{
+		size_t alive, peak;
+		io_buf_stats(&alive, &peak);
+		prom_head(f, "routehub_send_buffer_bytes", "gauge",
+		          "Encoded messages alive (queued or in flight), in bytes.");
+		fprintf(f, "routehub_send_buffer_bytes %zu\n", alive);
+		prom_head(f, "routehub_send_buffer_peak_bytes", "gauge",
+		          "The most encoded messages alive at once since start, in bytes.");
+		fprintf(f, "routehub_send_buffer_peak_bytes %zu\n", peak);
+	}
 	/* jemalloc's view: allocated (live objects) vs resident (what RSS
 	 * pays), so that fragmentation and unpurged pages show. */
 	if (mallctl) {
@@ -939,6 +950,13 @@ h_metrics(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct
 			snprintf(name, sizeof(name), "stats.%s", kinds[k]);
 			if (mallctl(name, &val, &vsz, NULL, 0) == 0)
 				fprintf(f, "routehub_memory_bytes{kind=\"%s\"} %zu\n", kinds[k], val);
+		}
+		/* freed pages the allocator has not given back yet (all arenas) */
+		{
+			size_t pd = 0, psz = sizeof(pd), page = 4096, qsz = sizeof(page);
+			mallctl("arenas.page", &page, &qsz, NULL, 0);
+			if (mallctl("stats.arenas.4096.pdirty", &pd, &psz, NULL, 0) == 0)
+				fprintf(f, "routehub_memory_bytes{kind=\"dirty\"} %zu\n", pd * page);
 		}
 	}
 

@@ -1762,7 +1762,7 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	c.nio = nio;
 	/* 256 batches of up to 512 ops per (io, shard): at most ~5 MB queued
 	 * before an io thread waits for its shard. */
-	c.ring_slots = 256;
+	c.ring_slots = 64;
 	c.wait = wait_cb;
 	c.wait_arg = x;
 	c.decide.ecmp_through = RIB_STEP_AS_PATH;

@@ -9,6 +9,9 @@
 
 #include "io_int.h"
 
+/* Bytes of send buffers alive, and the most ever (statistics). */
+static atomic_size_t buf_bytes, buf_peak;
+
 struct io_buf *
 io_buf_new(size_t size)
 {
@@ -23,6 +26,13 @@ io_buf_new(size_t size)
 	atomic_init(&b->refs, 1);
 	b->len = b->cap = (uint32_t)size;
 	b->pad_ = 0;
+	{
+		size_t now = atomic_fetch_add_explicit(&buf_bytes, size, memory_order_relaxed) + size;
+		size_t peak = atomic_load_explicit(&buf_peak, memory_order_relaxed);
+		while (now > peak && !atomic_compare_exchange_weak_explicit(&buf_peak, &peak, now,
+		    memory_order_relaxed, memory_order_relaxed))
+			;
+	}
 	return b;
 }
 
@@ -49,8 +59,10 @@ io_buf_unref(struct io_buf *b)
 	 * equivalent, but ThreadSanitizer does not model fences.) */
 	old = atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel);
 	IO_BUG_ON(old == 0);
-	if (old == 1)
+	if (old == 1) {
+		atomic_fetch_sub_explicit(&buf_bytes, b->cap, memory_order_relaxed);
 		free(b);
+	}
 }
 
 unsigned
@@ -58,4 +70,12 @@ io_buf_refs(const struct io_buf *b)
 {
 	/* relaxed: a statistic, not a synchronisation point */
 	return atomic_load_explicit(&b->refs, memory_order_relaxed);
+}
+
+void
+io_buf_stats(size_t *alive, size_t *peak)
+{
+	/* relaxed: statistics */
+	*alive = atomic_load_explicit(&buf_bytes, memory_order_relaxed);
+	*peak = atomic_load_explicit(&buf_peak, memory_order_relaxed);
 }

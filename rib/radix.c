@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -463,6 +464,34 @@ rn_hput_nogrow(struct rib_tree *t, uint64_t h, struct rnode *x)
 	return 0;
 }
 
+/* Tables of a megabyte or more come straight from the kernel and go
+ * straight back: a table the size of a full table's index, freed by a
+ * resize, would otherwise stay resident in the allocator for a while. */
+#define RN_HMAP_MIN (1u << 20)
+
+static uint64_t *
+rn_halloc(size_t n)
+{
+	void *p;
+
+	if (n * sizeof(uint64_t) < RN_HMAP_MIN)
+		return calloc(n, sizeof(uint64_t));
+	p = mmap(NULL, n * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	         -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+rn_hfree(uint64_t *h, size_t n)
+{
+	if (h == NULL)
+		return;
+	if (n * sizeof(uint64_t) < RN_HMAP_MIN)
+		free(h);
+	else
+		munmap(h, n * sizeof(uint64_t));
+}
+
 /* Rebuild the table with 1 << bits slots, rehashing every node's key (the
  * slots keep too few of the hash's bits for a larger table). */
 static int
@@ -473,7 +502,7 @@ rn_hresize(struct rib_tree *t, unsigned bits)
 	unsigned obits = t->hbits;
 
 	for (;; bits++) {
-		uint64_t *nh = calloc((size_t)1 << bits, sizeof(*nh));
+		uint64_t *nh = rn_halloc((size_t)1 << bits);
 		size_t i;
 		if (nh == NULL) {
 			t->h = oh;
@@ -500,9 +529,9 @@ rn_hresize(struct rib_tree *t, unsigned bits)
 		}
 		if (i == ocap)
 			break;
-		free(nh); /* a cluster too long: larger still */
+		rn_hfree(nh, (size_t)1 << bits); /* a cluster too long: larger still */
 	}
-	free(oh);
+	rn_hfree(oh, ocap);
 	return 0;
 }
 
@@ -629,7 +658,7 @@ rib_tree_free(struct rib_tree *t)
 	}
 	free(t->pend);
 	free(t->dead); /* linked: freed with their subtree above */
-	free(t->h);
+	rn_hfree(t->h, t->hcap);
 	rn_pool_fini(&t->glue);
 	rn_pool_fini(&t->ent);
 	free(t->slot);

@@ -146,6 +146,8 @@ struct io_buf	*io_buf_new(size_t size);
 struct io_buf	*io_buf_ref(struct io_buf *b);
 void		 io_buf_unref(struct io_buf *b);
 unsigned	 io_buf_refs(const struct io_buf *b);	/* for tests/stats */
+/* Bytes of send buffers alive now, and the most at any time. */
+void		 io_buf_stats(size_t *alive, size_t *peak);
 
 /* ---- socket options ------------------------------------------------------ */
 

@@ -120,8 +120,9 @@ struct rib_tree {
 	unsigned hbits; /* hcap == 1 << hbits */
 	uint64_t seed;  /* per tree: keys cannot be chosen to collide */
 	/* deferred structure changes (rn_sync) */
-	struct rnode **pend, **dead;
-	size_t npend, cappend, ndead, capdead;
+	struct rnode *pend; /* not linked yet, through child[0] */
+	struct rnode *dead; /* removed, still linked, through rn_dead_link() */
+	size_t npend, ndead;
 };
 
 #define RN_F_PENDING 0x4000 /* e->flags: not linked into the tree yet */
@@ -519,10 +520,9 @@ rn_hresize(struct rib_tree *t, unsigned bits)
 			struct rnode *n;
 			if (oh[i] == 0)
 				continue;
-			/* the nodes are scattered: start loading a few ahead */
-			for (size_t k = i + 1; k < i + 8 && k < ocap; k++)
-				if (oh[k] != 0)
-					__builtin_prefetch(rn_hnode(oh[k]));
+			/* the nodes are scattered: start loading ahead */
+			if (i + 16 < ocap && oh[i + 16] != 0)
+				__builtin_prefetch(rn_hnode(oh[i + 16]));
 			n = rn_hnode(oh[i]);
 			if (rn_hput_nogrow(t, rn_hash(t, n->u.key.addr, n->u.key.len), n) != 0)
 				break;
@@ -540,7 +540,10 @@ rn_hput(struct rib_tree *t, struct rnode *x)
 {
 	uint64_t h;
 
-	if ((t->hn + 1) * 4 > t->hcap * 3 && rn_hresize(t, t->hcap ? t->hbits + 1 : 10) != 0)
+	/* Fourfold while small (each resize reads every node's key), then
+	 * twofold: a full table's index is not paid twice over. */
+	if ((t->hn + 1) * 4 > t->hcap * 3 &&
+	    rn_hresize(t, !t->hcap ? 10 : t->hbits + (t->hbits < 18 ? 2 : 1)) != 0)
 		return -1;
 	h = rn_hash(t, x->u.key.addr, x->u.key.len);
 	while (rn_hput_nogrow(t, h, x) != 0) {
@@ -572,21 +575,6 @@ rn_hdel(struct rib_tree *t, const struct rnode *x)
 	}
 	t->h[i] = 0;
 	t->hn--;
-}
-
-static int
-rn_list_add(struct rnode ***v, size_t *n, size_t *cap, struct rnode *x)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 256;
-		struct rnode **nv = realloc(*v, nc * sizeof(*nv));
-		if (nv == NULL)
-			return -1;
-		*v = nv;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = x;
-	return 0;
 }
 
 /* ---- the tree -------------------------------------------------------------------------------- */
@@ -650,14 +638,15 @@ rib_tree_free(struct rib_tree *t)
 	for (unsigned s = 0; s < RN_SLOTS; s++)
 		if (t->slot[s] != NULL)
 			rn_free_subtree(t->slot[s]);
-	for (size_t i = 0; i < t->npend; i++) { /* never linked */
-		rn_entry_clear(&t->pend[i]->u.ent.e);
+	while (t->pend != NULL) { /* never linked */
+		struct rnode *x = t->pend;
+		t->pend = x->child[0];
+		rn_entry_clear(&x->u.ent.e);
 #ifdef RN_POOL_MALLOC
-		free(t->pend[i]);
+		free(x);
 #endif
 	}
-	free(t->pend);
-	free(t->dead); /* linked: freed with their subtree above */
+	/* the dead are linked: freed with their subtree above */
 	rn_hfree(t->h, t->hcap);
 	rn_pool_fini(&t->glue);
 	rn_pool_fini(&t->ent);
@@ -740,22 +729,13 @@ rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 		rn_pool_put(&t->ent, x);
 		return NULL;
 	}
-	if (rn_list_add(&t->pend, &t->npend, &t->cappend, x) != 0) {
-		/* No room to defer: link now. */
-		if (rn_link(t, x) != 0) {
-			rn_hdel(t, x);
-			rn_pool_put(&t->ent, x);
-			return NULL;
-		}
-	} else {
-		x->u.ent.e.flags |= RN_F_PENDING;
-	}
+	/* Linked later (rn_sync), when the burst is over: a pending node
+	 * costs nothing but its place on the list. */
+	x->u.ent.e.flags |= RN_F_PENDING;
+	x->child[0] = t->pend;
+	t->pend = x;
+	t->npend++;
 	t->count++;
-	/* Bound what waits: a full-table burst would otherwise sort (and
-	 * hold a copy of) every new key at once. Runs of this size keep most
-	 * of the locality. */
-	if (t->npend >= RN_SYNC_BATCH)
-		rn_sync(t);
 	return &x->u.ent.e;
 }
 
@@ -851,6 +831,35 @@ rn_unlink(struct rib_tree *t, struct rnode *x)
 	}
 }
 
+/* A dead entry's paths are gone: its path storage links the dead list. */
+static inline void
+rn_dead_link(struct rnode *x, struct rnode *next)
+{
+	memcpy(&x->u.ent.e.p, &next, sizeof(next));
+}
+
+static inline struct rnode *
+rn_dead_next(const struct rnode *x)
+{
+	struct rnode *next;
+
+	memcpy(&next, &x->u.ent.e.p, sizeof(next));
+	return next;
+}
+
+/* Link pending x, or keep it on *retry when a split point cannot be had. */
+static void
+rn_sync_one(struct rib_tree *t, struct rnode *x, struct rnode **retry, size_t *nretry)
+{
+	if (rn_link(t, x) != 0) {
+		x->child[0] = *retry;
+		*retry = x;
+		(*nretry)++;
+		return;
+	}
+	x->u.ent.e.flags &= (uint16_t)~RN_F_PENDING;
+}
+
 void
 rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
 {
@@ -865,10 +874,9 @@ rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
 	e->flags |= RN_F_DEAD;
 	if (e->flags & RN_F_PENDING)
 		return; /* never linked: rn_sync frees it */
-	if (rn_list_add(&t->dead, &t->ndead, &t->capdead, x) != 0)
-		rn_unlink(t, x); /* no room to defer */
-	else if (t->ndead >= RN_SYNC_BATCH)
-		rn_sync(t);
+	rn_dead_link(x, t->dead);
+	t->dead = x;
+	t->ndead++;
 }
 
 /* Address order (then length), as big-endian words: no memcmp call per
@@ -938,38 +946,54 @@ rn_sort(const struct rib_tree *t, struct rnode **v, size_t n)
 }
 
 /* Apply the deferred unlinks, then the deferred links, each in address
- * order. Logically const: the set of entries does not change. */
+ * order, in runs of RN_SYNC_BATCH (the sort's copy stays small; runs of
+ * this size keep most of the locality). Logically const: the set of
+ * entries does not change. */
 static void
 rn_sync(const struct rib_tree *ct)
 {
 	struct rib_tree *t = (struct rib_tree *)(uintptr_t)ct;
-	size_t j = 0;
+	struct rnode **v, *retry = NULL;
+	size_t n, nretry = 0;
 
-	if (t->ndead == 0 && t->npend == 0)
+	if (t->dead == NULL && t->pend == NULL)
 		return;
-	rn_sort(t, t->dead, t->ndead);
-	for (size_t i = 0; i < t->ndead; i++)
-		rn_unlink(t, t->dead[i]);
-	t->ndead = 0;
-	for (size_t i = 0; i < t->npend; i++) {
-		struct rnode *x = t->pend[i];
-		if (x->u.ent.e.flags & RN_F_DEAD)
-			rn_pool_put(&t->ent, x);
-		else
-			t->pend[j++] = x;
-	}
-	t->npend = j;
-	rn_sort(t, t->pend, t->npend);
-	j = 0;
-	for (size_t i = 0; i < t->npend; i++) {
-		struct rnode *x = t->pend[i];
-		if (rn_link(t, x) != 0) {
-			t->pend[j++] = x; /* out of memory: next time */
-			continue;
+	v = malloc(RN_SYNC_BATCH * sizeof(*v)); /* NULL: one by one, unsorted */
+	while (t->dead != NULL) {
+		for (n = 0; t->dead != NULL && (!v || n < RN_SYNC_BATCH);) {
+			struct rnode *x = t->dead;
+			t->dead = rn_dead_next(x);
+			t->ndead--;
+			if (v)
+				v[n++] = x;
+			else
+				rn_unlink(t, x);
 		}
-		x->u.ent.e.flags &= (uint16_t)~RN_F_PENDING;
+		rn_sort(t, v, n);
+		for (size_t i = 0; i < n; i++)
+			rn_unlink(t, v[i]);
 	}
-	t->npend = j;
+	while (t->pend != NULL) {
+		for (n = 0; t->pend != NULL && (!v || n < RN_SYNC_BATCH);) {
+			struct rnode *x = t->pend;
+			t->pend = x->child[0];
+			t->npend--;
+			x->child[0] = NULL;
+			if (x->u.ent.e.flags & RN_F_DEAD)
+				rn_pool_put(&t->ent, x);
+			else if (v)
+				v[n++] = x;
+			else
+				rn_sync_one(t, x, &retry, &nretry);
+		}
+		rn_sort(t, v, n);
+		for (size_t i = 0; i < n; i++)
+			rn_sync_one(t, v[i], &retry, &nretry);
+	}
+	/* out of memory for split points: those wait for the next time */
+	t->pend = retry;
+	t->npend = nretry;
+	free(v);
 }
 
 void

@@ -1532,6 +1532,10 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 			withdraw_run(x, sl, p, ann[r]);
 			continue;
 		}
+		/* One reference per prefix, taken at once: the set's count
+		 * is a cache line the shards write too. */
+		unsigned left = ann[r]->count;
+		attr_ref_n(a[r], left);
 		while (bgp_nlri_next(ann[r], &pos, &pf)) {
 			if (p->exp.held) {
 				struct pfx_key k;
@@ -1539,8 +1543,14 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 				if (pfx_add(p->exp.held, &k) == 1)
 					p->exp.routes++;
 			}
-			push_prefix(x, sl, p, &pf, attr_ref(a[r]));
+			if (left == 0) /* count and prefixes disagree: never */
+				attr_ref(a[r]);
+			else
+				left--;
+			push_prefix(x, sl, p, &pf, a[r]);
 		}
+		while (left-- > 0)
+			attr_unref(a[r]);
 		attr_unref(a[r]);
 	}
 out:

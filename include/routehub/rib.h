@@ -79,6 +79,13 @@ attr_ref(struct attr_set *a)
 	atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
 	return a;
 }
+/* n references at once (one atomic operation for a whole UPDATE's NLRI). */
+static inline struct attr_set *
+attr_ref_n(struct attr_set *a, unsigned n)
+{
+	atomic_fetch_add_explicit(&a->refs, n, memory_order_relaxed);
+	return a;
+}
 void attr_unref(struct attr_set *a);
 /* Number of distinct sets alive (for stats and tests). */
 size_t attr_count(void);

@@ -238,14 +238,16 @@ apply_announce(struct shard *sh, const struct rib_op *op)
 		attr_unref(op->attrs);
 		return;
 	}
+	/* rib_entry_add clears the stale mark of a re-announced path (RFC
+	 * 7313 §4.2), even unchanged; a new path is appended. */
 	before = e->npaths;
 	r = rib_entry_add(e, sp->p, op->path_id, op->attrs);
-	pa = path_find(e, sp->p, op->path_id);
-	if (pa) {
-		/* Re-announced: no longer stale (RFC 7313 §4.2), even unchanged. */
-		pa->stale = 0;
-		if (e->npaths > before && index_add(sp, e, pa) == 0)
+	if (e->npaths > before) {
+		pa = &rib_paths(e)[e->npaths - 1];
+		if (index_add(sp, e, pa) == 0)
 			sh->paths++;
+		else /* out of memory: a path outside the index would outlive its peer */
+			rib_entry_del(e, sp->p, op->path_id);
 	}
 	if (r)
 		mark_dirty(sh, e);

@@ -92,6 +92,7 @@ struct exp {
 	atomic_uint ngroups;
 	uint32_t *free_ids;
 	uint32_t nfree, next_id;
+	uint32_t id_limit;      /* ids handed out are below it (RH_MAX_PEER_IDS) */
 	atomic_int peer_group[RIB_MAX_PEERS];
 	atomic_int peer_loop[RIB_MAX_PEERS];
 	struct rh_spsc *rings; /* [shard * nio + io] */
@@ -165,7 +166,7 @@ id_alloc(struct exp *x)
 	pthread_mutex_lock(&x->mu);
 	if (x->nfree)
 		id = x->free_ids[--x->nfree];
-	else if (x->next_id < RIB_MAX_PEERS)
+	else if (x->next_id < x->id_limit)
 		id = x->next_id++;
 	pthread_mutex_unlock(&x->mu);
 	return id;
@@ -1560,8 +1561,22 @@ out:
 
 /* ---- io side: peer lifecycle ---------------------------------------------------------------------------- */
 
-void
-exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
+/* The session cannot be served: Cease/Out of Resources (RFC 4486 §4,
+ * subcode 8), with the reason for the log. */
+static int
+refuse_session(struct peer *p, struct bgp_error *err, const char *why)
+{
+	log_error("peer %s %s: %s: refusing the session (Cease/Out of Resources)", p->cp->name,
+	          p->addrstr, why);
+	memset(err, 0, sizeof(*err));
+	err->code = BGP_ERR_CEASE;
+	err->subcode = BGP_ERR_CEASE_RESOURCES;
+	err->reason = why;
+	return -1;
+}
+
+int
+exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p, struct bgp_error *err)
 {
 	const struct bconn *b = p->conn[0];
 	const struct fsm_nego *n = &b->fsm.nego;
@@ -1572,27 +1587,26 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
 	uint32_t id;
 
 	if (!x)
-		return;
+		return 0;
 	if (p->exp.id)
 		exp_peer_down(x, sl, p);
+	/* Without an id, a group and a rib_peer the session would stay up
+	 * with no route either way: it is refused instead. */
 	id = id_alloc(x);
-	if (!id) {
-		log_error("peer %s %s: no rib peer id left", p->cp->name, p->addrstr);
-		return;
-	}
+	if (!id)
+		return refuse_session(p, err, "no rib peer id left");
 	kind = p->cp->role == CFG_ROLE_RR_CLIENT ? EXP_KIND_RR_CLIENT
 	       : p->cp->ibgp                     ? EXP_KIND_IBGP
 	                                         : EXP_KIND_EBGP;
 	g = group_get(x, kind, p->cp->transparent, &n->sess);
 	if (g < 0) {
-		log_error("peer %s %s: too many update groups", p->cp->name, p->addrstr);
 		id_release(x, id);
-		return;
+		return refuse_session(p, err, "too many update groups");
 	}
 	rp = calloc(1, sizeof(*rp));
 	if (!rp) {
 		id_release(x, id);
-		return;
+		return refuse_session(p, err, "out of memory for its rib peer");
 	}
 	rp->id = id;
 	rp->type = kind == EXP_KIND_EBGP ? RIB_PEER_EBGP
@@ -1640,6 +1654,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p)
 	op.gen = ++p->exp.dump_gen;
 	rib_push_all(x->shards, sl->idx, &op);
 	pending(sl);
+	return 0;
 }
 
 void
@@ -1750,6 +1765,24 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	x->sendq_limit = EXP_SENDQ_LIMIT;
 	if (getenv("RH_SENDQ_LIMIT") && atol(getenv("RH_SENDQ_LIMIT")) > 0)
 		x->sendq_limit = (size_t)atol(getenv("RH_SENDQ_LIMIT"));
+	/* Test hook, read once here: RH_MAX_PEER_IDS=N hands out at most N
+	 * peer ids, so that running out of them (RIB_MAX_PEERS - 1 sessions:
+	 * id 0 means none) can be tested with a few sessions
+	 * (tests/integration/test_peer_ids.py). Not a tuning knob. Default
+	 * and ceiling: every id. */
+	x->id_limit = RIB_MAX_PEERS;
+	if (getenv("RH_MAX_PEER_IDS")) {
+		char *end;
+		unsigned long n;
+		errno = 0;
+		n = strtoul(getenv("RH_MAX_PEER_IDS"), &end, 10);
+		if (errno || end == getenv("RH_MAX_PEER_IDS") || *end != '\0' || n == 0 ||
+		    n >= RIB_MAX_PEERS)
+			log_warn("RH_MAX_PEER_IDS=%s ignored: not a number in 1..%u",
+			         getenv("RH_MAX_PEER_IDS"), RIB_MAX_PEERS - 1);
+		else
+			x->id_limit = (uint32_t)n + 1;
+	}
 	pthread_mutex_init(&x->mu, NULL);
 	x->free_ids = calloc(RIB_MAX_PEERS, sizeof(*x->free_ids));
 	x->by_id = calloc(RIB_MAX_PEERS, sizeof(*x->by_id));

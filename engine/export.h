@@ -67,8 +67,11 @@ struct rib_shards *exp_shards(struct exp *x);
  * Prefixes). */
 int exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
                struct bgp_error *err);
-/* io thread: the session came up / went down. */
-void exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p);
+/* io thread: the session came up. Returns -1 when it cannot be served (no
+ * peer id left, no update group, no memory): *err is then Cease/Out of
+ * Resources (RFC 4486 §4) and the caller must close the session. */
+int exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p, struct bgp_error *err);
+/* io thread: the session went down. */
 void exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p);
 /* io thread: BoRR / EoRR from the peer (RFC 7313), route refresh request. */
 void exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool begin);

@@ -280,8 +280,13 @@ on_established(struct bconn *b)
 	         n->sess.as4 ? ", as4" : "", n->sess.af[BGP_AF_IPV6] ? ", ipv6" : "",
 	         n->rrefresh ? ", route-refresh" : "", n->enh_rrefresh ? ", enhanced-rr" : "",
 	         n->sess.ext_msg ? ", ext-msg" : "");
-	/* The table, then End-of-RIB, come from the shards (export.c). */
-	exp_peer_up(p->sl->d->exp, p->sl, p);
+	/* The table, then End-of-RIB, come from the shards (export.c). A
+	 * session export cannot take is closed (bconn_event_out), not left up
+	 * without routes. */
+	if (exp_peer_up(p->sl->d->exp, p->sl, p, &b->refused) < 0 && !b->refused.code) {
+		b->refused.code = BGP_ERR_CEASE;
+		b->refused.subcode = BGP_ERR_CEASE_RESOURCES;
+	}
 }
 
 static void
@@ -361,6 +366,24 @@ bconn_event_out(struct bconn *b, enum fsm_event_type type, const struct bgp_open
 		          fsm_event_name(type));
 	run_actions(b, o);
 	b->in_step = false;
+	if (b->refused.code && b->fsm.state == FSM_ST_ESTABLISHED) {
+		/* on_established could not hand the session to export: close
+		 * it with the NOTIFICATION export chose (Cease/Out of
+		 * Resources, RFC 4486 §4). Not from inside run_actions: the
+		 * actions of the event that established it come first. */
+		struct bgp_error e = b->refused;
+		const char *why = e.reason ? e.reason : "export refused the session";
+		struct fsm_out o2;
+
+		memset(&b->refused, 0, sizeof(b->refused));
+		e.data = NULL; /* Out of Resources carries no data */
+		e.data_len = 0;
+		bconn_event_out(b, FSM_EV_UPDATE_ERR, NULL, &e, &o2);
+		snprintf(p->last_error, sizeof(p->last_error), "refused: %s (sent %u/%u %s)", why,
+		         e.code, e.subcode, bgp_err_name(e.code, e.subcode));
+	} else if (b->refused.code) {
+		memset(&b->refused, 0, sizeof(b->refused));
+	}
 }
 
 static void

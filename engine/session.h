@@ -47,6 +47,10 @@ struct bconn {
 	struct io_timer timers[FSM_TIMER_MAX];
 	bool outbound; /* we initiated the current TCP connection */
 	bool in_step;  /* inside fsm_step actions: defer frees */
+	/* Established, but export cannot serve the session (no peer id left):
+	 * the NOTIFICATION to close it with, fed to the FSM once the actions
+	 * of the event that established it are done. code 0: none. */
+	struct bgp_error refused;
 };
 
 struct peer_stats {

@@ -81,6 +81,12 @@ struct pfx_set {
 	struct pfx_key *v;
 	uint32_t cap, n, tomb;
 };
+/* The prefixes one UPDATE added to its peer's set, to take them back when
+ * the UPDATE is refused. One per io loop. */
+struct pfx_undo {
+	struct pfx_key *v;
+	size_t n, cap;
+};
 
 struct exp {
 	struct rh_daemon *d;
@@ -102,6 +108,7 @@ struct exp {
 	atomic_int stopping;    /* io loops are going: shards drop jobs */
 	size_t sendq_limit;     /* EXP_SENDQ_LIMIT, or RH_SENDQ_LIMIT */
 	struct adv_tab *adv;    /* [shard]: its export calls' grouping table */
+	struct pfx_undo *undo;  /* [io]: exp_ingest's, owned by that io thread */
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -276,19 +283,6 @@ pfx_del(struct pfx_set *s, const struct pfx_key *k)
 			s->tomb++;
 			return 1;
 		}
-	}
-}
-
-static bool
-pfx_has(const struct pfx_set *s, const struct pfx_key *k)
-{
-	if (!s->cap)
-		return false;
-	for (uint32_t j = (uint32_t)pfx_hash(k) & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
-		if (s->v[j].used == 0)
-			return false;
-		if (s->v[j].used == 1 && pfx_eq(&s->v[j], k))
-			return true;
 	}
 }
 
@@ -1404,23 +1398,103 @@ withdraw_run(struct exp *x, struct sess_loop *sl, struct peer *p, const struct b
 	}
 }
 
-/* How many of an announcement run the peer does not hold yet. */
-static uint32_t
-count_new(const struct peer *p, const struct bgp_nlri *n)
+static int
+undo_push(struct pfx_undo *un, const struct pfx_key *k)
+{
+	if (un->n == un->cap) {
+		size_t nc = un->cap ? un->cap * 2 : 256;
+		struct pfx_key *nv = realloc(un->v, nc * sizeof(*nv));
+		if (!nv)
+			return -1;
+		un->v = nv;
+		un->cap = nc;
+	}
+	un->v[un->n++] = *k;
+	return 0;
+}
+
+/* Hold the prefixes of an announcement run (max_routes counting). A prefix
+ * counts once however often the UPDATE lists it: the same NLRI twice, or an
+ * IPv4 prefix in both the NLRI field and MP_REACH_NLRI, is one route of the
+ * Adj-RIB-In (RFC 4271 §3.2), not two. Each prefix added is logged in un.
+ * -1: out of memory. */
+static int
+held_add_run(struct peer *p, struct pfx_undo *un, const struct bgp_nlri *n)
 {
 	struct bgp_prefix pf;
 	size_t pos = 0;
-	uint32_t c = 0;
 
-	if (!p->exp.held)
-		return n->count;
 	while (bgp_nlri_next(n, &pos, &pf)) {
 		struct pfx_key k;
+		int r;
 		pfx_key_of(&k, &pf);
-		if (!pfx_has(p->exp.held, &k))
-			c++;
+		if ((r = pfx_add(p->exp.held, &k)) < 0)
+			return -1;
+		if (r == 0)
+			continue; /* held already, or listed before in this UPDATE */
+		if (undo_push(un, &k) < 0) {
+			pfx_del(p->exp.held, &k);
+			return -1;
+		}
+		p->exp.routes++;
 	}
-	return c;
+	return 0;
+}
+
+/* Take back what held_add_run added for a refused UPDATE. */
+static void
+held_undo(struct peer *p, struct pfx_undo *un)
+{
+	for (size_t i = 0; i < un->n; i++)
+		if (pfx_del(p->exp.held, &un->v[i]))
+			p->exp.routes--;
+	un->n = 0;
+}
+
+/* The announcements of u (the runs with an attribute set in a[]) enter the
+ * held set, each counted once; then the limit. 0: within it. -1: refused,
+ * the set as it was and *err set: Cease/Maximum Number of Prefixes, or
+ * Out of Resources when they could not be counted. */
+static int
+held_add(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
+         struct attr_set *const a[2], struct bgp_error *err)
+{
+	const struct bgp_nlri *ann[2] = {&u->nlri, &u->mp_reach};
+	struct pfx_undo *un = &x->undo[sl->idx];
+
+	un->n = 0;
+	memset(err, 0, sizeof(*err));
+	for (int r = 0; r < 2; r++) {
+		if (a[r] && held_add_run(p, un, ann[r]) < 0) {
+			held_undo(p, un);
+			goto nomem;
+		}
+	}
+	/* Maximum routes (the reference's per-peer limit): the routes held
+	 * with the new ones of this UPDATE; over the limit the session goes. */
+	if (p->cp->max_routes && p->exp.routes > p->cp->max_routes) {
+		held_undo(p, un);
+		err->code = BGP_ERR_CEASE;
+		err->subcode = BGP_ERR_CEASE_MAX_PREFIX;
+		/* RFC 4486 §4: AFI, SAFI, upper bound. */
+		err->buf[0] = 0;
+		err->buf[1] = u->mp_reach.count ? u->mp_reach.af + 1 : 1;
+		err->buf[2] = 1;
+		put32be(err->buf + 3, p->cp->max_routes);
+		err->data = err->buf;
+		err->data_len = 7;
+		err->reason = "maximum number of prefixes reached";
+		return -1;
+	}
+	un->n = 0;
+	return 0;
+nomem:
+	/* The count could no longer be exact, nor the limit hold. */
+	log_error("peer %s %s: out of memory counting its routes", p->cp->name, p->addrstr);
+	err->code = BGP_ERR_CEASE;
+	err->subcode = BGP_ERR_CEASE_RESOURCES;
+	err->reason = "out of memory counting the routes held";
+	return -1;
 }
 
 /* The attribute set of u's announcements: canonical, checked for loops
@@ -1502,29 +1576,14 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 		a[0] = ingest_attrs(x, p, u);
 		a[1] = a[0] ? attr_ref(a[0]) : NULL;
 	}
-	/* Maximum routes (the reference's per-peer limit): routes held plus
-	 * the new ones of this UPDATE; over the limit the session goes. */
-	if (p->cp->max_routes && p->exp.held) {
-		uint64_t after = (uint64_t)p->exp.routes + (a[0] ? count_new(p, &u->nlri) : 0) +
-		                 (a[1] ? count_new(p, &u->mp_reach) : 0);
-		if (after > p->cp->max_routes) {
-			for (int r = 0; r < 2; r++)
-				if (a[r])
-					attr_unref(a[r]);
-			memset(err, 0, sizeof(*err));
-			err->code = BGP_ERR_CEASE;
-			err->subcode = BGP_ERR_CEASE_MAX_PREFIX;
-			/* RFC 4486 §4: AFI, SAFI, upper bound. */
-			err->buf[0] = 0;
-			err->buf[1] = u->mp_reach.count ? u->mp_reach.af + 1 : 1;
-			err->buf[2] = 1;
-			put32be(err->buf + 3, p->cp->max_routes);
-			err->data = err->buf;
-			err->data_len = 7;
-			err->reason = "maximum number of prefixes reached";
-			pending(sl);
-			return -1;
-		}
+	/* The held set (max_routes) first: nothing of the announcements of
+	 * an UPDATE that is refused reaches the shards. */
+	if (p->exp.held && held_add(x, sl, p, u, a, err) < 0) {
+		for (int r = 0; r < 2; r++)
+			if (a[r])
+				attr_unref(a[r]);
+		pending(sl);
+		return -1;
 	}
 	for (int r = 0; r < 2; r++) {
 		struct bgp_prefix pf;
@@ -1538,12 +1597,6 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 		unsigned left = ann[r]->count;
 		attr_ref_n(a[r], left);
 		while (bgp_nlri_next(ann[r], &pos, &pf)) {
-			if (p->exp.held) {
-				struct pfx_key k;
-				pfx_key_of(&k, &pf);
-				if (pfx_add(p->exp.held, &k) == 1)
-					p->exp.routes++;
-			}
 			if (left == 0) /* count and prefixes disagree: never */
 				attr_ref(a[r]);
 			else
@@ -1790,7 +1843,9 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	x->members = calloc((size_t)nio * EXP_MAX_GROUPS, sizeof(*x->members));
 	x->rings = calloc((size_t)nshards * nio, sizeof(*x->rings));
 	x->adv = calloc(nshards, sizeof(*x->adv));
-	if (!x->free_ids || !x->by_id || !x->gone || !x->members || !x->rings || !x->adv)
+	x->undo = calloc(nio, sizeof(*x->undo));
+	if (!x->free_ids || !x->by_id || !x->gone || !x->members || !x->rings || !x->adv ||
+	    !x->undo)
 		goto fail;
 	for (unsigned i = 0; i < RIB_MAX_PEERS; i++) {
 		atomic_init(&x->peer_group[i], -1);
@@ -1869,6 +1924,9 @@ exp_free(struct exp *x)
 		free(x->adv[i].flat);
 	}
 	free(x->adv);
+	for (unsigned i = 0; x->undo && i < x->nio; i++)
+		free(x->undo[i].v);
+	free(x->undo);
 	free(x->members);
 	free(x->gone);
 	free(x->by_id);

@@ -64,7 +64,8 @@ struct rib_shards *exp_shards(struct exp *x);
 
 /* io thread: after decoding an UPDATE from an Established peer. Returns -1
  * if the peer went over its route limit (*err set: Cease/Maximum Number of
- * Prefixes). */
+ * Prefixes; Cease/Out of Resources if its routes could not be counted): the
+ * UPDATE's announcements are not taken and the caller closes the session. */
 int exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
                struct bgp_error *err);
 /* io thread: the session came up. Returns -1 when it cannot be served (no

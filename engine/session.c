@@ -500,8 +500,9 @@ process_update(struct bconn *b, const uint8_t *msg, size_t len)
 	{
 		struct bgp_error lim;
 		if (exp_ingest(p->sl->d->exp, p->sl, p, &u, &lim) < 0) {
-			log_notice("peer %s %s: over its route limit (%u): closing", p->cp->name,
-			           p->addrstr, p->cp->max_routes);
+			log_notice("peer %s %s: %s (max_routes %u): closing", p->cp->name,
+			           p->addrstr, lim.reason ? lim.reason : "over its route limit",
+			           p->cp->max_routes);
 			bconn_event(b, FSM_EV_UPDATE_ERR, NULL, &lim);
 			return;
 		}

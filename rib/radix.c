@@ -428,15 +428,15 @@ rn_key_eq(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, 
 	return n->u.key.len == len && memcmp(n->u.key.addr, addr, t->alen) == 0;
 }
 
+/* The node of (addr, len), whose hash is h. */
 static struct rnode *
-rn_hget(const struct rib_tree *t, const uint8_t *addr, unsigned len)
+rn_hget(const struct rib_tree *t, uint64_t h, const uint8_t *addr, unsigned len)
 {
-	uint64_t h, v, want;
+	uint64_t v, want;
 	size_t i, mask = t->hcap - 1;
 
 	if (t->hn == 0)
 		return NULL;
-	h = rn_hash(t, addr, len);
 	want = (h & 0xfff) << RN_H_TAG_SHIFT;
 	i = rn_hhome(t, h);
 	for (unsigned d = 0; (v = t->h[i]) != 0 && d <= RN_H_DIST_MAX; d++, i = (i + 1) & mask) {
@@ -535,22 +535,18 @@ rn_hresize(struct rib_tree *t, unsigned bits)
 	return 0;
 }
 
+/* Put x, whose key's hash is h (a resize changes homes, not hashes). */
 static int
-rn_hput(struct rib_tree *t, struct rnode *x)
+rn_hput(struct rib_tree *t, struct rnode *x, uint64_t h)
 {
-	uint64_t h;
-
 	/* Fourfold while small (each resize reads every node's key), then
 	 * twofold: a full table's index is not paid twice over. */
 	if ((t->hn + 1) * 4 > t->hcap * 3 &&
 	    rn_hresize(t, !t->hcap ? 10 : t->hbits + (t->hbits < 18 ? 2 : 1)) != 0)
 		return -1;
-	h = rn_hash(t, x->u.key.addr, x->u.key.len);
-	while (rn_hput_nogrow(t, h, x) != 0) {
+	while (rn_hput_nogrow(t, h, x) != 0)
 		if (rn_hresize(t, t->hbits + 1) != 0)
 			return -1;
-		h = rn_hash(t, x->u.key.addr, x->u.key.len);
-	}
 	return 0;
 }
 
@@ -715,17 +711,19 @@ rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 	struct rnode *x;
 	uint8_t addr[16] = {0}; /* IPv4 keys: bytes past the address stay zero */
 	unsigned len = pfx->len;
+	uint64_t h;
 
 	if (pfx->af != t->af || len > t->maxlen)
 		return NULL;
 	rn_mask(addr, pfx->addr, len, t->alen);
-	x = rn_hget(t, addr, len);
+	h = rn_hash(t, addr, len);
+	x = rn_hget(t, h, addr, len);
 	if (x != NULL)
 		return &x->u.ent.e;
 	x = rn_entry_new(t, addr, len);
 	if (x == NULL)
 		return NULL;
-	if (rn_hput(t, x) != 0) {
+	if (rn_hput(t, x, h) != 0) {
 		rn_pool_put(&t->ent, x);
 		return NULL;
 	}
@@ -748,7 +746,7 @@ rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
 	if (pfx->af != t->af || pfx->len > t->maxlen)
 		return NULL;
 	rn_mask(addr, pfx->addr, pfx->len, t->alen);
-	n = rn_hget(t, addr, pfx->len);
+	n = rn_hget(t, rn_hash(t, addr, pfx->len), addr, pfx->len);
 	return n != NULL ? &n->u.ent.e : NULL;
 }
 

@@ -1030,16 +1030,8 @@ worker_main(void *arg)
 		                      (uint64_t)cpu.tv_sec * 1000000000ull + (uint64_t)cpu.tv_nsec,
 		                      memory_order_relaxed);
 	}
-	/* Close without touching state and last_err: the main thread reports
-	 * them after the join. */
-	for (uint32_t i = 0; i < w->nsess; i++) {
-		struct lg_sess *s = w->sess[i];
-		if (s->fd >= 0) {
-			close(s->fd);
-			s->fd = -1;
-		}
-		queue_clear(s);
-	}
+	/* The sockets stay open: lg_run_stop closes them once every worker has
+	 * stopped (a close here would be seen by the threads still running). */
 	lg_rxcache_free(w);
 	return NULL;
 }
@@ -1170,4 +1162,22 @@ lg_run_stop(struct lg_run *r)
 	lg_cmd_post(r, &c);
 	for (uint32_t i = 0; i < r->nw; i++)
 		pthread_join(r->w[i].th, NULL);
+	/* Only now close the sockets, without touching state and last_err: the
+	 * main thread reports them (explain_timeout in main.c). Workers stop one
+	 * after the other, and a worker closing its sockets while another still
+	 * ran would be seen by it as a peer going down: the mirror would send
+	 * the spokes the closed feeders' withdrawals, a spoke thread would take
+	 * the closed mirror for a lost session, and what is reported after the
+	 * join would be that teardown, not the state the run ended in. */
+	for (uint32_t i = 0; i < r->nw; i++) {
+		struct lg_worker *w = &r->w[i];
+		for (uint32_t k = 0; k < w->nsess; k++) {
+			struct lg_sess *s = w->sess[k];
+			if (s->fd >= 0) {
+				close(s->fd);
+				s->fd = -1;
+			}
+			queue_clear(s);
+		}
+	}
 }

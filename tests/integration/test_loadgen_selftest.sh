@@ -13,6 +13,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 fail=0
 bad() { echo "FAIL $*"; fail=1; }
+# badout NAME WHAT: a failed check on NAME's output; show that output.
+badout() {
+	bad "$1: $2"
+	sed 's/^/  | /' "$tmp/$1.err" "$tmp/$1.out"
+}
 
 # run NAME EXPECTED_EXIT ARGS...: run the loadgen, JSON into $tmp/NAME.json.
 run() {
@@ -54,7 +59,7 @@ if run basic 0 --feeders 2 --prefixes 1000 --spokes 3 --timeout 30; then
 	check basic 'p["withdraw"]["expected_routes"] == 0 and p["withdraw"]["spokes_done"] == 3'
 	check basic 'p["withdraw"]["expected_digest"] == "0000000000000000"'
 	check basic 'd["ceiling"]["source"] == "self-test" and d["ceiling"]["rx_routes_per_s"] > 0'
-	grep -q '^{"tool":"routehub-loadgen"' "$tmp/basic.out" && bad "basic: JSON on stdout despite --json"
+	grep -q '^{"tool":"routehub-loadgen"' "$tmp/basic.out" && badout basic "JSON on stdout despite --json"
 fi
 
 # 2. The same with the expected digest off by one: the digest check must fail
@@ -68,7 +73,7 @@ fi
 #    converges and must time out (exit 2) naming what is missing.
 if run corrupt-count 2 --feeders 2 --prefixes 1000 --spokes 3 --timeout 2 --expect-corrupt count; then
 	check corrupt-count 'not d["ok"] and p["announce"]["timed_out"] and "3 spokes incomplete" in d["error"]'
-	grep -q 'spoke 0: 2000/2001 routes' "$tmp/corrupt-count.err" || bad "corrupt-count: no per-spoke detail"
+	grep -q 'spoke 0: 2000/2001 routes' "$tmp/corrupt-count.err" || badout corrupt-count "no per-spoke detail"
 fi
 
 # 3b. The mirror alters the AS path of one UPDATE to the last spoke only.
@@ -77,8 +82,8 @@ fi
 #     the spoke that got it (exit 1), and no other spoke may report it.
 if run corrupt-route 1 --feeders 2 --prefixes 1000 --spokes 6 --timeout 30 --expect-corrupt route; then
 	check corrupt-route 'not d["ok"] and d["exit"] == 1 and "spoke 5 received" in d["error"]'
-	grep -q 'spoke 5: wrong route for' "$tmp/corrupt-route.err" || bad "corrupt-route: spoke 5 reported nothing"
-	grep -q 'spoke [0-4]: wrong route' "$tmp/corrupt-route.err" && bad "corrupt-route: an intact spoke reported a wrong route"
+	grep -q 'spoke 5: wrong route for' "$tmp/corrupt-route.err" || badout corrupt-route "spoke 5 reported nothing"
+	grep -q 'spoke [0-4]: wrong route' "$tmp/corrupt-route.err" && badout corrupt-route "an intact spoke reported a wrong route"
 fi
 
 # 4. Feeder pairs (ECMP groups): churn with timestamps, hard resets of one
@@ -146,8 +151,8 @@ fi
 
 # 7. Usage errors: exit 3 with a message.
 run usage 3 --feeders 3 --overlap 2 || true
-grep -q 'not a multiple of --overlap' "$tmp/usage.err" || bad "usage: no message"
+grep -q 'not a multiple of --overlap' "$tmp/usage.err" || badout usage "no message"
 run usage-phase 3 --phases establish,fly || true
-grep -q "unknown phase 'fly'" "$tmp/usage-phase.err" || bad "usage-phase: no message"
+grep -q "unknown phase 'fly'" "$tmp/usage-phase.err" || badout usage-phase "no message"
 
 exit $fail

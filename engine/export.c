@@ -1174,20 +1174,29 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 
 static void pending(struct sess_loop *sl);
 
-/* Soft reset out towards a member with enhanced route refresh: BoRR per
- * family now, one table dump from every shard, EoRR when all are done. */
+/* RFC 7313 §4: a re-advertisement of family af begins with BoRR and ends
+ * with EoRR (send_eor). A request that comes while one is under way (BoRR
+ * sent, EoRR not yet) joins it: the table dump it asks for (dump_again)
+ * supersedes the one under way, whose end is not reported (dump_gen), and
+ * the shards merge the walks; the peer gets the whole table after the
+ * BoRR it already has and one EoRR after it all. So one BoRR and one EoRR
+ * per re-advertisement performed, never a BoRR without its EoRR. */
 static void
-resync(struct exp *x, struct sess_loop *sl, struct peer *p)
+borr(struct peer *p, int af)
 {
-	const struct fsm_nego *n = &p->conn[0]->fsm.nego;
+	if (p->exp.refresh_err & (1u << af))
+		return; /* under way: this request joins it */
+	send_rr(p, af, BGP_RR_BORR);
+	p->exp.refresh_err |= (uint8_t)(1u << af);
+}
+
+/* The whole table to p again, from every shard; End-of-RIB or EoRR when the
+ * last shard is done with this request (JOB_DUMP_DONE). */
+static void
+dump_again(struct exp *x, struct sess_loop *sl, struct peer *p)
+{
 	struct rib_op op;
 
-	for (int af = 0; af < BGP_AF_MAX; af++) {
-		if (!n->sess.af[af])
-			continue;
-		send_rr(p, af, BGP_RR_BORR);
-		p->exp.refresh_err |= (uint8_t)(1u << af);
-	}
 	memset(&op, 0, sizeof(op));
 	op.type = RIB_OP_DUMP;
 	op.peer_id = p->exp.id;
@@ -1196,6 +1205,20 @@ resync(struct exp *x, struct sess_loop *sl, struct peer *p)
 	p->exp.eor_sent = false;
 	rib_push_all(x->shards, sl->idx, &op);
 	pending(sl);
+}
+
+/* Soft reset out towards a member with enhanced route refresh: BoRR per
+ * family now (unless a re-advertisement began with one already), one table
+ * dump from every shard, EoRR when all are done. */
+static void
+resync(struct exp *x, struct sess_loop *sl, struct peer *p)
+{
+	const struct fsm_nego *n = &p->conn[0]->fsm.nego;
+
+	for (int af = 0; af < BGP_AF_MAX; af++)
+		if (n->sess.af[af])
+			borr(p, af);
+	dump_again(x, sl, p);
 }
 
 /* sl->oos_timer: held members whose queue drained get resynchronised. */
@@ -1767,26 +1790,16 @@ exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool
 void
 exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p, int af)
 {
-	struct rib_op op;
-
 	if (!x)
 		return;
 	if (!p->exp.id)
 		return;
-	if (p->conn[0] && p->conn[0]->fsm.nego.enh_rrefresh) {
-		/* RFC 7313 §4: BoRR, the Adj-RIB-Out, then EoRR: the peer
-		 * drops whatever we did not re-send. */
-		send_rr(p, af, BGP_RR_BORR);
-		p->exp.refresh_err |= (uint8_t)(1u << af);
-	}
-	memset(&op, 0, sizeof(op));
-	op.type = RIB_OP_DUMP;
-	op.peer_id = p->exp.id;
-	op.gen = ++p->exp.dump_gen;
-	p->exp.dumps_done = 0;
-	p->exp.eor_sent = false;
-	rib_push_all(x->shards, sl->idx, &op);
-	pending(sl);
+	/* RFC 7313 §4: BoRR, the Adj-RIB-Out, then EoRR: the peer drops
+	 * whatever we did not re-send. One BoRR per re-advertisement, not
+	 * per request (borr). */
+	if (p->conn[0] && p->conn[0]->fsm.nego.enh_rrefresh)
+		borr(p, af);
+	dump_again(x, sl, p);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------------------------- */

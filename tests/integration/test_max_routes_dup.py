@@ -16,6 +16,7 @@ Every wait is a bounded poll; no timing is asserted.
 """
 import json
 import os
+import random
 import shutil
 import socket
 import struct
@@ -29,7 +30,6 @@ import rawbgp  # noqa: E402
 
 BIN = os.environ.get('RH_BIN') or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build', 'bin')
-RS = '127.48.0.1'
 PORT = 179
 LIMIT = 5
 FAILS = []
@@ -83,10 +83,28 @@ def wait_for(cond, timeout, what):
         time.sleep(0.1)  # poll interval
 
 
+def pick_net(second):
+    """'127.<second>.<r>': a /24 at random whose .1 nobody listens on, so that
+    runs in parallel (other checkouts) do not collide."""
+    for _ in range(64):
+        net = f'127.{second}.{random.randrange(1, 255)}'
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind((net + '.1', PORT))
+            return net
+        except OSError:
+            continue
+        finally:
+            t.close()
+    raise RuntimeError(f'no free address in 127.{second}.0.0/16')
+
+
 def main():
     if not os.path.exists(os.path.join(BIN, 'routehubd')):
         print(f'SKIP: no routehubd in {BIN}')
         return 77
+    net = pick_net(48)
+    rs, f_addr = net + '.1', net + '.11'
     tmp = tempfile.mkdtemp(prefix='rh-maxr-')
     sock = os.path.join(tmp, 'api.sock')
     conf = os.path.join(tmp, 'rh.yaml')
@@ -95,10 +113,10 @@ def main():
         f.write(f'''local:
   asn: 65515
   router_id: 10.48.0.1
-  listen: ["{RS}:{PORT}"]
+  listen: ["{rs}:{PORT}"]
   api: {{socket: {sock}}}
 peers:
-  - {{name: f, address: 127.48.1.1, asn: 65001, passive: true, max_routes: {LIMIT}}}
+  - {{name: f, address: {f_addr}, asn: 65001, passive: true, max_routes: {LIMIT}}}
 ''')
     log = open(logpath, 'w')
     d = subprocess.Popen([os.path.join(BIN, 'routehubd'), '-c', conf], stdout=log,
@@ -111,7 +129,7 @@ peers:
                 raise RuntimeError('routehubd did not start')
             time.sleep(0.1)
 
-        f = rawbgp.RawSpeaker.connect(RS, PORT, source='127.48.1.1')
+        f = rawbgp.RawSpeaker.connect(rs, PORT, source=f_addr)
         speakers.append(f)
         f.handshake(65001, '10.48.1.1', hold_time=90,
                     caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65001), rawbgp.cap_route_refresh()])

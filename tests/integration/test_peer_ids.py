@@ -17,6 +17,7 @@ Every wait is a bounded poll; no timing is asserted.
 """
 import json
 import os
+import random
 import shutil
 import socket
 import struct
@@ -30,7 +31,6 @@ import rawbgp  # noqa: E402
 
 BIN = os.environ.get('RH_BIN') or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build', 'bin')
-RS = '127.47.0.1'
 PORT = 179
 FAILS = []
 
@@ -88,10 +88,28 @@ CAPS = {asn: [rawbgp.cap_mp(), rawbgp.cap_as4(asn), rawbgp.cap_route_refresh()]
         for asn in (65001, 65002, 65003)}
 
 
+def pick_net(second):
+    """'127.<second>.<r>': a /24 at random whose .1 nobody listens on, so that
+    runs in parallel (other checkouts) do not collide."""
+    for _ in range(64):
+        net = f'127.{second}.{random.randrange(1, 255)}'
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind((net + '.1', PORT))
+            return net
+        except OSError:
+            continue
+        finally:
+            t.close()
+    raise RuntimeError(f'no free address in 127.{second}.0.0/16')
+
+
 def main():
     if not os.path.exists(os.path.join(BIN, 'routehubd')):
         print(f'SKIP: no routehubd in {BIN}')
         return 77
+    net = pick_net(47)
+    rs, a_addr, b_addr, c_addr = net + '.1', net + '.11', net + '.12', net + '.33'
     tmp = tempfile.mkdtemp(prefix='rh-ids-')
     sock = os.path.join(tmp, 'api.sock')
     conf = os.path.join(tmp, 'rh.yaml')
@@ -100,12 +118,12 @@ def main():
         f.write(f'''local:
   asn: 65515
   router_id: 10.47.0.1
-  listen: ["{RS}:{PORT}"]
+  listen: ["{rs}:{PORT}"]
   api: {{socket: {sock}}}
 peers:
-  - {{name: a, address: 127.47.1.1, asn: 65001, passive: true}}
-  - {{name: b, address: 127.47.1.2, asn: 65002, passive: true}}
-  - {{name: dyn, range: 127.47.2.0/24, asn: 65003}}
+  - {{name: a, address: {a_addr}, asn: 65001, passive: true}}
+  - {{name: b, address: {b_addr}, asn: 65002, passive: true}}
+  - {{name: dyn, range: {net}.32/28, asn: 65003}}
 ''')
     env = dict(os.environ, RH_MAX_PEER_IDS='2')
     log = open(logpath, 'w')
@@ -114,9 +132,9 @@ peers:
     speakers = []
 
     def connect(src, asn):
-        s = rawbgp.RawSpeaker.connect(RS, PORT, source=src)
+        s = rawbgp.RawSpeaker.connect(rs, PORT, source=src)
         speakers.append(s)
-        s.handshake(asn, src.replace('127.', '10.', 1), hold_time=90, caps=CAPS[asn])
+        s.handshake(asn, f'10.47.0.{asn - 65000}', hold_time=90, caps=CAPS[asn])
         return s
 
     try:
@@ -126,16 +144,16 @@ peers:
                 raise RuntimeError('routehubd did not start')
             time.sleep(0.1)
 
-        a = connect('127.47.1.1', 65001)
+        a = connect(a_addr, 65001)
         a.send(ipv4_update(['10.47.1.0'], '198.18.47.1', 65001) + rawbgp.update())
-        b = connect('127.47.1.2', 65002)
+        b = connect(b_addr, 65002)
         b.send(ipv4_update(['10.47.2.0'], '198.18.47.2', 65002) + rawbgp.update())
         b.recv_until(lambda m: '10.47.1.0/24' in announced(m), timeout=10)
         a.recv_until(lambda m: '10.47.2.0/24' in announced(m), timeout=10)
         check(True, 'a and b (2 peer ids) are up and exchange routes')
 
         # The third session: OPEN exchange, then refused for want of an id.
-        c = connect('127.47.2.1', 65003)
+        c = connect(c_addr, 65003)
         n = c.recv_notification(timeout=10)
         got = (n.notification['code'], n.notification['subcode'])
         check(got == (6, 8), f'c got Cease / Out of Resources (6/8), not {got} ({n!r})')
@@ -146,7 +164,7 @@ peers:
             closed = False
         check(closed, 'and routehubd closed c\'s connection')
         check(not any(announced(m) for m in c.received), 'c got no route before that')
-        check('127.47.2.1: no rib peer id left: refusing the session' in open(logpath).read(),
+        check(f'{c_addr}: no rib peer id left: refusing the session' in open(logpath).read(),
               'routehubd logged why c was refused')
 
         # a and b were not disturbed.
@@ -166,7 +184,7 @@ peers:
         while table is None and time.monotonic() < deadline:
             s = None
             try:
-                s = connect('127.47.2.1', 65003)
+                s = connect(c_addr, 65003)
                 s.recv_until(is_eor, timeout=10)
                 table = set().union(*(announced(m) for m in s.received))
             except (rawbgp.ConnectionClosed, rawbgp.ProtocolError, TimeoutError, OSError):

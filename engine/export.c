@@ -805,12 +805,37 @@ out:
 	t->nref = 0;
 }
 
+/* References to take (or drop) on one set, n times; a different set (or
+ * NULL: the end) settles the run first. */
+struct attr_run {
+	struct attr_set *a;
+	unsigned n;
+};
+
+static void
+ref_run(struct attr_run *r, struct attr_set *a, bool drop)
+{
+	if (a && a == r->a) {
+		r->n++;
+		return;
+	}
+	if (r->n) {
+		if (drop)
+			attr_unref_n(r->a, r->n);
+		else
+			attr_ref_n(r->a, r->n);
+	}
+	r->a = a;
+	r->n = a ? 1 : 0;
+}
+
 static void
 cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 {
 	struct exp *x = arg;
 	unsigned ng = atomic_load_explicit(&x->ngroups, memory_order_acquire);
 	struct adv_tab *t = &x->adv[shard];
+	struct attr_run take = {NULL, 0}, drop = {NULL, 0};
 
 	for (unsigned i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
@@ -836,17 +861,22 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 				adv_add(t, g, NULL, NULL, false, &e->pfx);
 			}
 		}
-		/* The group Adj-RIB-Out: what each group now has. */
-		if (want)
-			attr_ref(want);
-		if (e->adv)
-			attr_unref(e->adv);
-		e->adv = groups ? want : NULL;
-		if (!groups && want)
-			attr_unref(want);
+		/* The group Adj-RIB-Out: what each group now has. Its
+		 * references move in runs (consecutive prefixes mostly share
+		 * a set): one atomic operation a run, not two a prefix. */
+		struct attr_set *keep = groups ? want : NULL;
+		if (keep != e->adv) {
+			if (keep)
+				ref_run(&take, keep, false);
+			if (e->adv)
+				ref_run(&drop, e->adv, true);
+			e->adv = keep;
+		}
 		e->adv_groups = groups;
 	}
+	ref_run(&take, NULL, false);
 	adv_flush(x, shard, JOB_GROUP, 0, 0, t);
+	ref_run(&drop, NULL, true); /* after the items let go of theirs */
 	for (unsigned io = 0; io < x->nio; io++)
 		job_wake(x, io);
 }

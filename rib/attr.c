@@ -445,6 +445,27 @@ attr_unref(struct attr_set *a)
 	attr_unref_last(a);
 }
 
+void
+attr_unref_n(struct attr_set *a, unsigned n)
+{
+	unsigned r;
+
+	if (a == NULL || n == 0)
+		return;
+	r = atomic_load_explicit(&a->refs, memory_order_relaxed);
+	while (r > n) {
+		ATTR_BUG_ON(r >= ATTR_REFS_MAX);
+		/* release: as attr_unref */
+		if (atomic_compare_exchange_weak_explicit(&a->refs, &r, r - n, memory_order_release,
+		                                          memory_order_relaxed))
+			return;
+	}
+	ATTR_BUG_ON(r != n);
+	if (n > 1) /* all but the last one; nobody else holds it now */
+		atomic_fetch_sub_explicit(&a->refs, n - 1, memory_order_release);
+	attr_unref_last(a);
+}
+
 size_t
 attr_count(void)
 {

@@ -87,6 +87,8 @@ attr_ref_n(struct attr_set *a, unsigned n)
 	return a;
 }
 void attr_unref(struct attr_set *a);
+/* n references at once. */
+void attr_unref_n(struct attr_set *a, unsigned n);
 /* Number of distinct sets alive (for stats and tests). */
 size_t attr_count(void);
 

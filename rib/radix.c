@@ -93,7 +93,7 @@ struct rnode {
 static_assert(offsetof(struct rnode, u.ent.e.pfx) == offsetof(struct rnode, u.key),
               "an entry's prefix is its node's key");
 static_assert(sizeof(void *) != 8 || sizeof(struct rnode) == 80,
-              "entry nodes are 80 bytes: five 16-byte units (the hash packs their address)");
+              "entry nodes are 80 bytes: five 16-byte units (the index names them by offset / 16)");
 
 /* Fixed-size objects carved from 64 KiB slabs; freed objects are reused. */
 struct rn_pool {
@@ -104,6 +104,15 @@ struct rn_pool {
 	size_t size;
 };
 
+/* Entry nodes: one reserved address range a tree (rn_region_get). */
+struct rn_region {
+	char *base;
+	size_t reserved;  /* bytes of address space */
+	size_t committed; /* bytes made writable, from base */
+	size_t used;      /* bytes handed out, from base (starts at 16: index 0 is "empty") */
+	void *free;       /* freed nodes, linked through their first word */
+};
+
 struct rib_tree {
 	struct rnode *root;  /* keys shorter than RN_STRIDE */
 	struct rnode **slot; /* [RN_SLOTS]: the subtree of each RN_STRIDE-bit start */
@@ -112,7 +121,7 @@ struct rib_tree {
 	uint8_t alen;   /* address bytes: 4 or 16 */
 	uint8_t maxlen; /* 32 or 128 */
 	struct rn_pool glue;
-	struct rn_pool ent;
+	struct rn_region ent; /* entry nodes (and entry-sized split points) */
 	/* exact-match index: open addressing, linear probing, <= 3/4 full;
 	 * one word a slot (rn_hslot) */
 	uint64_t *h;
@@ -297,6 +306,90 @@ rn_of(struct rib_entry *e)
 	return (struct rnode *)(void *)((char *)e - offsetof(struct rnode, u.ent.e));
 }
 
+/*
+ * Entry nodes come from one address range reserved per tree (PROT_NONE,
+ * made writable a megabyte at a time as the tree grows), so that a node is
+ * named by a 32-bit index (its offset / 16) and a slot of the exact-match
+ * index holds that index next to 32 bits of the key's hash: enough to find
+ * a slot's home without touching its node, when deleting and when resizing.
+ * Freed nodes are reused (a free list); the range goes with the tree.
+ * Under AddressSanitizer, free nodes and the unused tail are poisoned.
+ */
+#define RN_REGION_CHUNK (1u << 20)
+
+#if defined(RN_POOL_MALLOC)
+#include <sanitizer/asan_interface.h>
+#define RN_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define RN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define RN_POISON(p, n)   ((void)(p), (void)(n))
+#define RN_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static int
+rn_region_init(struct rn_region *r)
+{
+	/* 32 GiB of address space names 429 M nodes (offset / 16 < 2^31);
+	 * smaller where the address space is limited (RLIMIT_AS). */
+	static const size_t sizes[] = {(size_t)32 << 30, (size_t)4 << 30, (size_t)512 << 20,
+	                               (size_t)64 << 20};
+
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		void *m = mmap(NULL, sizes[i], PROT_NONE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m != MAP_FAILED) {
+			r->base = m;
+			r->reserved = sizes[i];
+			r->used = 16;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void *
+rn_region_get(struct rn_region *r)
+{
+	void *o = r->free;
+	const size_t size = sizeof(struct rnode);
+
+	if (o != NULL) {
+		RN_UNPOISON(o, size);
+		r->free = *(void **)o;
+		return o;
+	}
+	if (r->used + size > r->committed) {
+		if (r->committed + RN_REGION_CHUNK > r->reserved ||
+		    mprotect(r->base + r->committed, RN_REGION_CHUNK, PROT_READ | PROT_WRITE) != 0)
+			return NULL;
+		RN_POISON(r->base + r->committed, RN_REGION_CHUNK);
+		r->committed += RN_REGION_CHUNK;
+	}
+	o = r->base + r->used;
+	r->used += size;
+	RN_UNPOISON(o, size);
+	return o;
+}
+
+static void
+rn_region_put(struct rn_region *r, void *o)
+{
+	*(void **)o = r->free;
+	r->free = o;
+	RN_POISON((char *)o + sizeof(void *), sizeof(struct rnode) - sizeof(void *));
+}
+
+static void
+rn_region_fini(struct rn_region *r)
+{
+	if (r->base != NULL) {
+		RN_UNPOISON(r->base, r->committed);
+		munmap(r->base, r->reserved);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
 /* ---- nodes ---------------------------------------------------------------------------------- */
 
 /* An entry node for the (masked) key, no children, no paths. */
@@ -316,7 +409,7 @@ rn_entry_init(struct rib_tree *t, struct rnode *x, const uint8_t *addr, unsigned
 static struct rnode *
 rn_entry_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
-	struct rnode *x = rn_pool_get(&t->ent);
+	struct rnode *x = rn_region_get(&t->ent);
 
 	if (x != NULL)
 		rn_entry_init(t, x, addr, len);
@@ -342,7 +435,10 @@ rn_glue_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
 static void
 rn_node_free(struct rib_tree *t, struct rnode *n)
 {
-	rn_pool_put(n->u.key.af == RN_GLUE ? &t->glue : &t->ent, n);
+	if (n->u.key.af == RN_GLUE)
+		rn_pool_put(&t->glue, n);
+	else
+		rn_region_put(&t->ent, n);
 }
 
 /* Release what an entry holds: path references, its vector, adv. */
@@ -374,19 +470,13 @@ rn_mix(uint64_t h)
 }
 
 /*
- * A slot of the exact-match index is one word, 0 when empty: the entry
- * node's address (nodes are 16-byte aligned and user addresses below 2^48,
- * so 44 bits hold it), its distance from its home slot (8 bits) and 12
- * other bits of the key's hash (the tag). A probe compares tag and
- * distance and rarely touches a node that is not the one; a deletion
- * shifts slots back by their distances and touches no node at all. The
- * home slot is the hash's top hbits bits, the tag its low 12.
+ * A slot of the exact-match index is one word, 0 when empty: the top 32
+ * bits of the key's hash and the entry node's index in the tree's region
+ * (never 0). The home slot is the hash's top hbits bits, so a slot's home
+ * is known without its node (deletions shift, resizes rehash, neither
+ * reads a node), and the other 32 - hbits bits are a tag that lets a probe
+ * skip most nodes that are not the one.
  */
-#define RN_H_PTR_BITS 44
-#define RN_H_PTR_MASK ((1ull << RN_H_PTR_BITS) - 1)
-#define RN_H_DIST_MAX 255u
-#define RN_H_TAG_SHIFT 52
-
 static inline uint64_t
 rn_hash(const struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
@@ -401,25 +491,29 @@ rn_hhome(const struct rib_tree *t, uint64_t h)
 	return (size_t)(h >> (64 - t->hbits));
 }
 
-static inline uint64_t
-rn_hslot(uint64_t h, unsigned dist, const struct rnode *x)
+static inline uint32_t
+rn_nidx(const struct rib_tree *t, const struct rnode *x)
 {
-	uintptr_t p = (uintptr_t)x;
+	return (uint32_t)(((const char *)x - t->ent.base) >> 4);
+}
 
-	RN_BUG_ON((p & 15) != 0 || (p >> 4) > RN_H_PTR_MASK);
-	return (h & 0xfff) << RN_H_TAG_SHIFT | (uint64_t)dist << RN_H_PTR_BITS | p >> 4;
+static inline uint64_t
+rn_hslot(const struct rib_tree *t, uint64_t h, const struct rnode *x)
+{
+	return (h & ~(uint64_t)UINT32_MAX) | rn_nidx(t, x);
 }
 
 static inline struct rnode *
-rn_hnode(uint64_t v)
+rn_hnode(const struct rib_tree *t, uint64_t v)
 {
-	return (struct rnode *)(uintptr_t)((v & RN_H_PTR_MASK) << 4);
+	return (struct rnode *)(void *)(t->ent.base + ((size_t)(uint32_t)v << 4));
 }
 
-static inline unsigned
-rn_hdist(uint64_t v)
+/* The home of a slot's node, from the hash bits the slot keeps. */
+static inline size_t
+rn_shome(const struct rib_tree *t, uint64_t v)
 {
-	return (unsigned)(v >> RN_H_PTR_BITS) & RN_H_DIST_MAX;
+	return (size_t)(v >> (64 - t->hbits));
 }
 
 static inline bool
@@ -432,37 +526,27 @@ rn_key_eq(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, 
 static struct rnode *
 rn_hget(const struct rib_tree *t, uint64_t h, const uint8_t *addr, unsigned len)
 {
-	uint64_t v, want;
+	uint64_t v, want = h & ~(uint64_t)UINT32_MAX;
 	size_t i, mask = t->hcap - 1;
 
 	if (t->hn == 0)
 		return NULL;
-	want = (h & 0xfff) << RN_H_TAG_SHIFT;
-	i = rn_hhome(t, h);
-	for (unsigned d = 0; (v = t->h[i]) != 0 && d <= RN_H_DIST_MAX; d++, i = (i + 1) & mask) {
-		if ((v & ~RN_H_PTR_MASK) == (want | (uint64_t)d << RN_H_PTR_BITS) &&
-		    rn_key_eq(t, rn_hnode(v), addr, len))
-			return rn_hnode(v);
-	}
+	for (i = rn_hhome(t, h); (v = t->h[i]) != 0; i = (i + 1) & mask)
+		if ((v & ~(uint64_t)UINT32_MAX) == want && rn_key_eq(t, rn_hnode(t, v), addr, len))
+			return rn_hnode(t, v);
 	return NULL;
 }
 
-/* Put x (hash h) in the table without growing it: -1 when its slot would
- * be further than RN_H_DIST_MAX from home (the caller grows the table). */
-static int
-rn_hput_nogrow(struct rib_tree *t, uint64_t h, struct rnode *x)
+/* Put slot value v (home from its hash bits); the table has room. */
+static void
+rn_hput_nogrow(struct rib_tree *t, uint64_t v)
 {
-	size_t i = rn_hhome(t, h), mask = t->hcap - 1;
-	unsigned d = 0;
+	size_t i = rn_shome(t, v), mask = t->hcap - 1;
 
-	while (t->h[i] != 0) {
-		if (++d > RN_H_DIST_MAX)
-			return -1;
+	while (t->h[i] != 0)
 		i = (i + 1) & mask;
-	}
-	t->h[i] = rn_hslot(h, d, x);
+	t->h[i] = v;
 	t->hn++;
-	return 0;
 }
 
 /* Tables of a megabyte or more come straight from the kernel and go
@@ -493,60 +577,35 @@ rn_hfree(uint64_t *h, size_t n)
 		munmap(h, n * sizeof(uint64_t));
 }
 
-/* Rebuild the table with 1 << bits slots, rehashing every node's key (the
- * slots keep too few of the hash's bits for a larger table). */
+/* Rebuild the table with 1 << bits slots: the slots move by the hash
+ * bits they keep, no node is read. */
 static int
 rn_hresize(struct rib_tree *t, unsigned bits)
 {
-	uint64_t *oh = t->h;
-	size_t ocap = t->hcap, on = t->hn;
-	unsigned obits = t->hbits;
+	uint64_t *oh = t->h, *nh;
+	size_t ocap = t->hcap;
 
-	for (;; bits++) {
-		uint64_t *nh = rn_halloc((size_t)1 << bits);
-		size_t i;
-		if (nh == NULL) {
-			t->h = oh;
-			t->hcap = ocap;
-			t->hbits = obits;
-			t->hn = on;
-			return -1;
-		}
-		t->h = nh;
-		t->hcap = (size_t)1 << bits;
-		t->hbits = bits;
-		t->hn = 0;
-		for (i = 0; i < ocap; i++) {
-			struct rnode *n;
-			if (oh[i] == 0)
-				continue;
-			/* the nodes are scattered: start loading ahead */
-			if (i + 16 < ocap && oh[i + 16] != 0)
-				__builtin_prefetch(rn_hnode(oh[i + 16]));
-			n = rn_hnode(oh[i]);
-			if (rn_hput_nogrow(t, rn_hash(t, n->u.key.addr, n->u.key.len), n) != 0)
-				break;
-		}
-		if (i == ocap)
-			break;
-		rn_hfree(nh, (size_t)1 << bits); /* a cluster too long: larger still */
-	}
+	if (bits > 32 || (nh = rn_halloc((size_t)1 << bits)) == NULL)
+		return -1;
+	t->h = nh;
+	t->hcap = (size_t)1 << bits;
+	t->hbits = bits;
+	t->hn = 0;
+	for (size_t i = 0; i < ocap; i++)
+		if (oh[i] != 0)
+			rn_hput_nogrow(t, oh[i]);
 	rn_hfree(oh, ocap);
 	return 0;
 }
 
-/* Put x, whose key's hash is h (a resize changes homes, not hashes). */
+/* Put x, whose key's hash is h. */
 static int
 rn_hput(struct rib_tree *t, struct rnode *x, uint64_t h)
 {
-	/* Fourfold while small (each resize reads every node's key), then
-	 * twofold: a full table's index is not paid twice over. */
-	if ((t->hn + 1) * 4 > t->hcap * 3 &&
-	    rn_hresize(t, !t->hcap ? 10 : t->hbits + (t->hbits < 18 ? 2 : 1)) != 0)
+	/* Kept at most 3/4 full: linear probes stay short. */
+	if ((t->hn + 1) * 4 > t->hcap * 3 && rn_hresize(t, t->hcap ? t->hbits + 1 : 10) != 0)
 		return -1;
-	while (rn_hput_nogrow(t, h, x) != 0)
-		if (rn_hresize(t, t->hbits + 1) != 0)
-			return -1;
+	rn_hput_nogrow(t, rn_hslot(t, h, x));
 	return 0;
 }
 
@@ -555,18 +614,17 @@ static void
 rn_hdel(struct rib_tree *t, const struct rnode *x)
 {
 	size_t mask = t->hcap - 1, i, j;
+	uint32_t xi = rn_nidx(t, x);
 
-	for (i = rn_hhome(t, rn_hash(t, x->u.key.addr, x->u.key.len)); rn_hnode(t->h[i]) != x;
+	for (i = rn_hhome(t, rn_hash(t, x->u.key.addr, x->u.key.len)); (uint32_t)t->h[i] != xi;
 	     i = (i + 1) & mask)
 		RN_BUG_ON(t->h[i] == 0);
 	for (j = (i + 1) & mask; t->h[j] != 0; j = (j + 1) & mask) {
-		unsigned gap = (unsigned)((j - i) & mask);
-		unsigned dj = rn_hdist(t->h[j]);
-		/* h[j] may fill the hole at i unless its home lies in (i, j]. */
-		if (dj < gap)
+		size_t k = rn_shome(t, t->h[j]);
+		/* h[j] may fill the hole at i unless its home k lies in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
-		t->h[i] = (t->h[j] & ~((uint64_t)RN_H_DIST_MAX << RN_H_PTR_BITS)) |
-		          (uint64_t)(dj - gap) << RN_H_PTR_BITS;
+		t->h[i] = t->h[j];
 		i = j;
 	}
 	t->h[i] = 0;
@@ -592,12 +650,16 @@ rib_tree_new(uint8_t af)
 	/* A glue node ends after its family's address: 24 or 40 bytes. */
 	gsize = (offsetof(struct rnode, u.key.addr) + t->alen + 7) & ~(size_t)7;
 	rn_pool_init(&t->glue, gsize);
-	rn_pool_init(&t->ent, sizeof(struct rnode));
+	if (rn_region_init(&t->ent) != 0) {
+		free(t);
+		return NULL;
+	}
 	/* 512 KiB of address space; pages become resident as slots fill. */
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = rn_mix((uint64_t)(uintptr_t)t ^ (uint64_t)time(NULL));
 	t->slot = calloc(RN_SLOTS, sizeof(*t->slot));
 	if (t->slot == NULL) {
+		rn_region_fini(&t->ent);
 		free(t);
 		return NULL;
 	}
@@ -620,7 +682,8 @@ rn_free_subtree(struct rnode *root)
 			if (n->child[i] != NULL)
 				stack[sp++] = n->child[i];
 #ifdef RN_POOL_MALLOC
-		free(n);
+		if (n->u.key.af == RN_GLUE) /* entries: with their region */
+			free(n);
 #endif
 	}
 }
@@ -638,14 +701,11 @@ rib_tree_free(struct rib_tree *t)
 		struct rnode *x = t->pend;
 		t->pend = x->child[0];
 		rn_entry_clear(&x->u.ent.e);
-#ifdef RN_POOL_MALLOC
-		free(x);
-#endif
 	}
 	/* the dead are linked: freed with their subtree above */
 	rn_hfree(t->h, t->hcap);
 	rn_pool_fini(&t->glue);
-	rn_pool_fini(&t->ent);
+	rn_region_fini(&t->ent);
 	free(t->slot);
 	free(t);
 }
@@ -724,7 +784,7 @@ rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 	if (x == NULL)
 		return NULL;
 	if (rn_hput(t, x, h) != 0) {
-		rn_pool_put(&t->ent, x);
+		rn_region_put(&t->ent, x);
 		return NULL;
 	}
 	/* Linked later (rn_sync), when the burst is over: a pending node
@@ -978,7 +1038,7 @@ rn_sync(const struct rib_tree *ct)
 			t->npend--;
 			x->child[0] = NULL;
 			if (x->u.ent.e.flags & RN_F_DEAD)
-				rn_pool_put(&t->ent, x);
+				rn_region_put(&t->ent, x);
 			else if (v)
 				v[n++] = x;
 			else
@@ -1347,13 +1407,19 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 		uint64_t h;
 		if (t->h[i] == 0)
 			continue;
-		x = rn_hnode(t->h[i]);
+		x = rn_hnode(t, t->h[i]);
 		h = rn_hash(t, x->u.key.addr, x->u.key.len);
-		if (t->h[i] != rn_hslot(h, (unsigned)((i - rn_hhome(t, h)) & (t->hcap - 1)), x) ||
-		    !rn_is_entry(x) || (x->u.ent.e.flags & RN_F_DEAD)) {
-			*why = "hash slot out of place or stale";
+		if (t->h[i] != rn_hslot(t, h, x) || !rn_is_entry(x) ||
+		    (x->u.ent.e.flags & RN_F_DEAD)) {
+			*why = "hash slot stale or out of place";
 			return -1;
 		}
+		/* linear probing: every slot from home to i is taken */
+		for (size_t k = rn_hhome(t, h); k != i; k = (k + 1) & (t->hcap - 1))
+			if (t->h[k] == 0) {
+				*why = "hash slot past an empty one";
+				return -1;
+			}
 		if (++n > t->hn) {
 			*why = "more hash slots than entries";
 			return -1;
@@ -1368,7 +1434,7 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 		*why = "count differs from the entries";
 		return -1;
 	}
-	s.slab_bytes = rn_pool_bytes(&t->glue) + rn_pool_bytes(&t->ent);
+	s.slab_bytes = rn_pool_bytes(&t->glue) + t->ent.used;
 	if (st != NULL)
 		*st = s;
 	return 0;

@@ -134,6 +134,13 @@ struct rib_tree {
 	size_t npend, ndead;
 };
 
+/* Debug builds check that a caller's hash is the key's. */
+#ifdef NDEBUG
+#define RN_CHECK_HASH 0
+#else
+#define RN_CHECK_HASH 1
+#endif
+
 #define RN_F_PENDING 0x4000 /* e->flags: not linked into the tree yet */
 #define RN_SYNC_BATCH 65536 /* pending links that trigger rn_sync */
 #define RN_F_DEAD    0x8000 /* e->flags: removed, waiting for rn_sync */
@@ -766,17 +773,16 @@ rn_link(struct rib_tree *t, struct rnode *x)
 }
 
 struct rib_entry *
-rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
+rib_tree_get_h(struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h)
 {
 	struct rnode *x;
 	uint8_t addr[16] = {0}; /* IPv4 keys: bytes past the address stay zero */
 	unsigned len = pfx->len;
-	uint64_t h;
 
 	if (pfx->af != t->af || len > t->maxlen)
 		return NULL;
 	rn_mask(addr, pfx->addr, len, t->alen);
-	h = rn_hash(t, addr, len);
+	RN_BUG_ON(RN_CHECK_HASH && h != rn_hash(t, addr, len));
 	x = rn_hget(t, h, addr, len);
 	if (x != NULL)
 		return &x->u.ent.e;
@@ -798,7 +804,7 @@ rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
 }
 
 struct rib_entry *
-rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
+rib_tree_find_h(const struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h)
 {
 	struct rnode *n;
 	uint8_t addr[16] = {0}; /* IPv4 keys: bytes past the address stay zero */
@@ -806,8 +812,31 @@ rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
 	if (pfx->af != t->af || pfx->len > t->maxlen)
 		return NULL;
 	rn_mask(addr, pfx->addr, pfx->len, t->alen);
-	n = rn_hget(t, rn_hash(t, addr, pfx->len), addr, pfx->len);
+	RN_BUG_ON(RN_CHECK_HASH && h != rn_hash(t, addr, pfx->len));
+	n = rn_hget(t, h, addr, pfx->len);
 	return n != NULL ? &n->u.ent.e : NULL;
+}
+
+/* The hash of pfx's key (masked). */
+static uint64_t
+rn_key_hash(const struct rib_tree *t, const struct rib_prefix *pfx)
+{
+	uint8_t addr[16] = {0};
+
+	rn_mask(addr, pfx->addr, pfx->len > t->maxlen ? t->maxlen : pfx->len, t->alen);
+	return rn_hash(t, addr, pfx->len);
+}
+
+struct rib_entry *
+rib_tree_get(struct rib_tree *t, const struct rib_prefix *pfx)
+{
+	return rib_tree_get_h(t, pfx, rn_key_hash(t, pfx));
+}
+
+struct rib_entry *
+rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
+{
+	return rib_tree_find_h(t, pfx, rn_key_hash(t, pfx));
 }
 
 /* The longest entry on n's subtree that covers the first len bits of addr. */
@@ -1060,15 +1089,14 @@ rib_tree_sync(struct rib_tree *t)
 	rn_sync(t);
 }
 
-void
+uint64_t
 rib_tree_prefetch(const struct rib_tree *t, const struct rib_prefix *pfx)
 {
-	uint8_t addr[16] = {0};
+	uint64_t h = rn_key_hash(t, pfx);
 
-	if (t->hcap == 0 || pfx->len > t->maxlen)
-		return;
-	rn_mask(addr, pfx->addr, pfx->len, t->alen);
-	__builtin_prefetch(&t->h[rn_hhome(t, rn_hash(t, addr, pfx->len))]);
+	if (t->hcap != 0)
+		__builtin_prefetch(&t->h[rn_hhome(t, h)]);
+	return h;
 }
 
 /* Where n's subtree lies relative to from (masked): < 0 all before, > 0 all

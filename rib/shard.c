@@ -216,7 +216,7 @@ path_remove(struct shard *sh, struct shard_peer *sp, struct rib_entry *e, uint32
 /* ---- applying ops ------------------------------------------------------------------- */
 
 static void
-apply_announce(struct shard *sh, const struct rib_op *op)
+apply_announce(struct shard *sh, const struct rib_op *op, uint64_t h)
 {
 	struct shard_peer *sp = sh->peers[op->peer_id];
 	struct rib_prefix pfx;
@@ -233,7 +233,7 @@ apply_announce(struct shard *sh, const struct rib_op *op)
 	pfx.af = op->af;
 	pfx.len = op->len;
 	memcpy(pfx.addr, op->addr, sizeof(pfx.addr));
-	e = rib_tree_get(sh->tree[op->af], &pfx);
+	e = rib_tree_get_h(sh->tree[op->af], &pfx, h);
 	if (!e) {
 		attr_unref(op->attrs);
 		return;
@@ -254,7 +254,7 @@ apply_announce(struct shard *sh, const struct rib_op *op)
 }
 
 static void
-apply_withdraw(struct shard *sh, const struct rib_op *op)
+apply_withdraw(struct shard *sh, const struct rib_op *op, uint64_t h)
 {
 	struct shard_peer *sp = sh->peers[op->peer_id];
 	struct rib_prefix pfx;
@@ -266,7 +266,7 @@ apply_withdraw(struct shard *sh, const struct rib_op *op)
 	pfx.af = op->af;
 	pfx.len = op->len;
 	memcpy(pfx.addr, op->addr, sizeof(pfx.addr));
-	e = rib_tree_find(sh->tree[op->af], &pfx);
+	e = rib_tree_find_h(sh->tree[op->af], &pfx, h);
 	if (e)
 		path_remove(sh, sp, e, op->path_id);
 }
@@ -309,8 +309,9 @@ dump_cancel(struct shard *sh, uint32_t peer_id)
 	}
 }
 
+/* h: the hash of an announce's or withdraw's prefix (rib_tree_prefetch). */
 static void
-apply(struct shard *sh, const struct rib_op *op)
+apply(struct shard *sh, const struct rib_op *op, uint64_t h)
 {
 	const struct rib_export_ops *x = sh->s->c.exp;
 	struct shard_peer *sp;
@@ -318,10 +319,10 @@ apply(struct shard *sh, const struct rib_op *op)
 	sh->ops++;
 	switch (op->type) {
 	case RIB_OP_ANNOUNCE:
-		apply_announce(sh, op);
+		apply_announce(sh, op, h);
 		break;
 	case RIB_OP_WITHDRAW:
-		apply_withdraw(sh, op);
+		apply_withdraw(sh, op, h);
 		break;
 	case RIB_OP_PEER_UP:
 		if (op->peer_id >= RIB_MAX_PEERS) {
@@ -540,9 +541,26 @@ dump_step(struct shard *sh)
 
 /* ---- the worker ----------------------------------------------------------------------- */
 
+#define PREFETCH_AHEAD 8
+
+/* Start loading the index slot of an op's prefix; its hash, or 0. */
+static inline uint64_t
+prefetch_op(struct shard *sh, const struct rib_op *op)
+{
+	struct rib_prefix pf;
+
+	if (op->type > RIB_OP_WITHDRAW || op->af > 1)
+		return 0;
+	pf.af = op->af;
+	pf.len = op->len;
+	memcpy(pf.addr, op->addr, 16);
+	return rib_tree_prefetch(sh->tree[op->af], &pf);
+}
+
 static unsigned
 drain(struct shard *sh)
 {
+	static __thread uint64_t hh[RIB_BATCH_OPS];
 	unsigned got = 0;
 
 	for (unsigned io = 0; io < sh->s->c.nio; io++) {
@@ -551,18 +569,16 @@ drain(struct shard *sh)
 		for (unsigned k = 0; k < DRAIN_BUDGET; k++) {
 			if (!rh_spsc_get(r, &b))
 				break;
+			/* The index lookup is a cache miss: start the ones of a
+			 * few ops ahead before applying this one, and keep the
+			 * hashes computed for that. */
+			for (uint32_t i = 0; i < b->n && i < PREFETCH_AHEAD; i++)
+				hh[i] = prefetch_op(sh, &b->ops[i]);
 			for (uint32_t i = 0; i < b->n; i++) {
-				/* The index lookup is a cache miss: start the one
-				 * of a few ops ahead before applying this one. */
-				const struct rib_op *ahead = &b->ops[i + 8 < b->n ? i + 8 : i];
-				if (ahead->type <= RIB_OP_WITHDRAW && ahead->af <= 1) {
-					struct rib_prefix pf;
-					pf.af = ahead->af;
-					pf.len = ahead->len;
-					memcpy(pf.addr, ahead->addr, 16);
-					rib_tree_prefetch(sh->tree[ahead->af], &pf);
-				}
-				apply(sh, &b->ops[i]);
+				uint32_t j = i + PREFETCH_AHEAD;
+				if (j < b->n)
+					hh[j] = prefetch_op(sh, &b->ops[j]);
+				apply(sh, &b->ops[i], hh[i]);
 			}
 			sh->batches++;
 			free(b);

@@ -212,8 +212,13 @@ size_t rib_tree_count(const struct rib_tree *t);
  * them (in address order). Walks and LPM do it themselves; the owner calls
  * it when idle so the work happens between bursts. */
 void rib_tree_sync(struct rib_tree *t);
-/* Start loading the index slot of pfx (apply loops run a few ops ahead). */
-void rib_tree_prefetch(const struct rib_tree *t, const struct rib_prefix *pfx);
+/* Start loading the index slot of pfx and return the key's hash, which
+ * rib_tree_get_h / rib_tree_find_h take instead of computing it again
+ * (apply loops run a few ops ahead). Only for pfx of the tree's family. */
+uint64_t rib_tree_prefetch(const struct rib_tree *t, const struct rib_prefix *pfx);
+struct rib_entry *rib_tree_get_h(struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h);
+struct rib_entry *rib_tree_find_h(const struct rib_tree *t, const struct rib_prefix *pfx,
+                                  uint64_t h);
 /* In-order walk starting at the first prefix >= from (NULL: the start),
  * visiting at most max entries; returns how many were visited and sets
  * *next to the prefix to resume from (next->len == 0xff when done). The

@@ -166,9 +166,11 @@ peers_get(struct rh_api *a, struct daemon_peer_info **v, size_t *n, struct api_r
 	return 0;
 }
 
+/* c: the configuration in force, for the peer's max_routes. */
 static json_t *
-peer_json(const struct daemon_peer_info *p)
+peer_json(const struct cfg *c, const struct daemon_peer_info *p)
 {
+	const struct cfg_peer *cp = cfg_peer_find(c, p->name);
 	static const struct {
 		uint32_t bit;
 		const char *name;
@@ -209,6 +211,16 @@ peer_json(const struct daemon_peer_info *p)
 	json_object_set_new(j, "refresh_in", json_integer((json_int_t)p->refresh_in));
 	json_object_set_new(j, "established", json_integer(p->established));
 	json_object_set_new(j, "flaps", json_integer(p->flaps));
+	/* The Adj-RIB-In size, exact when the peer has a max_routes (as
+	 * "received" of /v1/rib); over the limit only with
+	 * max_routes_action warn, which keeps the session and the routes. */
+	json_object_set_new(j, "routes_received",
+	                    p->routes_counted ? json_integer((json_int_t)p->routes_held)
+	                                      : json_null());
+	json_object_set_new(j, "max_routes", cp ? json_integer(cp->max_routes) : json_null());
+	json_object_set_new(j, "max_routes_exceeded",
+	                    json_boolean(cp && cp->max_routes && p->routes_counted &&
+	                                 p->routes_held > cp->max_routes));
 	return j;
 }
 
@@ -263,7 +275,7 @@ h_peers(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct a
 		return;
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, peer_json(&v[i]));
+		json_array_append_new(arr, peer_json(daemon_cfg(a->d), &v[i]));
 	free(v);
 	resp_json(r, MHD_HTTP_OK, arr);
 }
@@ -289,13 +301,13 @@ h_peer(struct rh_api *a, struct MHD_Connection *conn, const char *name, struct a
 		arr = json_array();
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(v[i].name, name) == 0)
-				json_array_append_new(arr, peer_json(&v[i]));
+				json_array_append_new(arr, peer_json(daemon_cfg(a->d), &v[i]));
 		resp_json(r, MHD_HTTP_OK, arr);
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(cp ? v[i].name : v[i].address, name) == 0) {
-			resp_json(r, MHD_HTTP_OK, peer_json(&v[i]));
+			resp_json(r, MHD_HTTP_OK, peer_json(daemon_cfg(a->d), &v[i]));
 			goto done;
 		}
 	}

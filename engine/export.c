@@ -1505,9 +1505,10 @@ held_undo(struct peer *p, struct pfx_undo *un)
 }
 
 /* The announcements of u (the runs with an attribute set in a[]) enter the
- * held set, each counted once; then the limit. 0: within it. -1: refused,
- * the set as it was and *err set: Cease/Maximum Number of Prefixes, or
- * Out of Resources when they could not be counted. */
+ * held set, each counted once; then the limit. 0: taken (within it, or over
+ * it with max_routes_action warn). -1: refused, the set as it was and *err
+ * set: Cease/Maximum Number of Prefixes, or Out of Resources when they
+ * could not be counted. */
 static int
 held_add(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
          struct attr_set *const a[2], struct bgp_error *err)
@@ -1524,8 +1525,10 @@ held_add(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_u
 		}
 	}
 	/* Maximum routes (the reference's per-peer limit): the routes held
-	 * with the new ones of this UPDATE; over the limit the session goes. */
-	if (p->cp->max_routes && p->exp.routes > p->cp->max_routes) {
+	 * with the new ones of this UPDATE; over the limit the session goes,
+	 * unless the action is warn: then they are taken (exp_peer_limit). */
+	if (p->cp->max_routes && p->exp.routes > p->cp->max_routes &&
+	    p->cp->max_routes_action != CFG_MAXR_WARN) {
 		held_undo(p, un);
 		err->code = BGP_ERR_CEASE;
 		err->subcode = BGP_ERR_CEASE_MAX_PREFIX;
@@ -1661,8 +1664,34 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 		attr_unref(a[r]);
 	}
 out:
+	exp_peer_limit(p);
 	pending(sl);
 	return 0;
+}
+
+void
+exp_peer_limit(struct peer *p)
+{
+	const struct cfg_peer *cp = p->cp;
+	bool over = p->exp.held && cp->max_routes && p->exp.routes > cp->max_routes;
+
+	/* teardown: an UPDATE over the limit closes the session (held_add);
+	 * nothing to report here. */
+	if (cp->max_routes_action != CFG_MAXR_WARN) {
+		p->exp.over_limit = false;
+		return;
+	}
+	/* warn: once per crossing, not once per UPDATE over the limit. */
+	if (over == p->exp.over_limit)
+		return;
+	p->exp.over_limit = over;
+	if (over)
+		log_warn("peer %s %s: over its route limit: %u routes held, max_routes %u "
+		         "(max_routes_action warn: routes taken, session kept)",
+		         cp->name, p->addrstr, p->exp.routes, cp->max_routes);
+	else
+		log_info("peer %s %s: back within its route limit: %u routes held, max_routes %u",
+		         cp->name, p->addrstr, p->exp.routes, cp->max_routes);
 }
 
 /* ---- io side: peer lifecycle ---------------------------------------------------------------------------- */
@@ -1735,6 +1764,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p, struct bgp_erro
 	p->exp.asn = n->peer_as;
 	p->exp.bgp_id = n->peer_id;
 	p->exp.routes = 0;
+	p->exp.over_limit = false;
 	if (p->cp->max_routes) {
 		p->exp.held = calloc(1, sizeof(*p->exp.held));
 	}
@@ -1797,6 +1827,7 @@ exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p)
 		p->exp.held = NULL;
 	}
 	p->exp.routes = 0;
+	p->exp.over_limit = false;
 	pending(sl);
 }
 

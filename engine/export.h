@@ -52,6 +52,8 @@ struct exp_member {
 	uint32_t asn, bgp_id; /* the member's, for per-message exclusions */
 	uint32_t routes;      /* Adj-RIB-In size (exact when max_routes is set) */
 	uint8_t oos;          /* enum exp_oos: the send queue went over its bound */
+	bool over_limit;      /* max_routes_action warn: more than max_routes held,
+	                         and that was logged (exp_peer_limit) */
 	struct pfx_set *held; /* prefixes held, when max_routes is set */
 };
 
@@ -63,9 +65,11 @@ void exp_free(struct exp *x);
 struct rib_shards *exp_shards(struct exp *x);
 
 /* io thread: after decoding an UPDATE from an Established peer. Returns -1
- * if the peer went over its route limit (*err set: Cease/Maximum Number of
- * Prefixes; Cease/Out of Resources if its routes could not be counted): the
- * UPDATE's announcements are not taken and the caller closes the session. */
+ * if the peer went over its route limit with max_routes_action teardown
+ * (*err set: Cease/Maximum Number of Prefixes), or its routes could not be
+ * counted (Cease/Out of Resources): the UPDATE's announcements are not
+ * taken and the caller closes the session. With max_routes_action warn the
+ * routes over the limit are taken (exp_peer_limit logs the crossing). */
 int exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
                struct bgp_error *err);
 /* io thread: the session came up. Returns -1 when it cannot be served (no
@@ -74,6 +78,10 @@ int exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct
 int exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p, struct bgp_error *err);
 /* io thread: the session went down. */
 void exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p);
+/* io thread: after the count of routes held or the peer's max_routes or
+ * max_routes_action changed (an UPDATE, a reload): with max_routes_action
+ * warn, log going over the limit once, and going back within it. */
+void exp_peer_limit(struct peer *p);
 /* io thread: BoRR / EoRR from the peer (RFC 7313), route refresh request. */
 void exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool begin);
 void exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p, int af);

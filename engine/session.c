@@ -850,6 +850,10 @@ sess_peer_update(struct peer *p, const struct cfg *c, const struct cfg_peer *cp)
 	/* Only live settings changed (cfg_diff UPDATE); the FSM keeps its own
 	 * copy of what the session negotiated with. */
 	fsm_cfg_from(&p->fcfg, c, cp);
+	/* A new max_routes or max_routes_action may put the routes held
+	 * over the limit, or back within it (warn: logged once). */
+	if (p->exp.id)
+		exp_peer_limit(p);
 }
 
 struct peer *

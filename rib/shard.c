@@ -426,7 +426,10 @@ decide_chunk(struct shard *sh, struct rib_entry **v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct rib_entry *e = v[i];
 		e->flags &= (uint16_t)~RIB_E_DIRTY;
-		e->best = (int16_t)rib_decide(rib_paths(e), e->npaths, &sh->s->c.decide, NULL);
+		/* One path (most prefixes of most tables): it is the best. */
+		e->best = e->npaths == 1 ? 0
+		                         : (int16_t)rib_decide(rib_paths(e), e->npaths,
+		                                               &sh->s->c.decide, NULL);
 		sh->decisions++;
 	}
 	sh->changes += n;

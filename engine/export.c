@@ -23,9 +23,13 @@
  * originator (RFC 4456) — in which case it gets a withdrawal of the same
  * prefixes instead (encoded at most once per job). A new member gets the
  * table from each shard in bounded chunks, then End-of-RIB (RFC 4724 §2).
- * A member whose send queue passes EXP_SENDQ_LIMIT is out of sync; it is
- * reset (Cease/Out of Resources) and resynchronised from the RIB by the new
- * session's table dump: bounded memory, no lost route, nobody else waits.
+ * A member whose send queue passes EXP_SENDQ_LIMIT is out of sync: with
+ * enhanced route refresh it is held (nothing queued for it) until its queue
+ * drains, then resynchronised from the RIB with BoRR, the table and EoRR;
+ * without, it is reset (Cease/Out of Resources) and resynchronised by the
+ * new session's table dump: bounded memory, no lost route, nobody else
+ * waits. A table dump that ends while a member is held sends it no
+ * End-of-RIB or EoRR (its messages were dropped); the resync ends it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -973,8 +977,10 @@ peer_conn(struct peer *p)
  * refresh (RFC 7313) it is held: nothing more is queued for it, and once its
  * queue has drained it is resynchronised from the RIB with BoRR, the table
  * and EoRR, so whatever it missed (withdrawals included) is made right
- * without a session reset. Without it, the session is reset and the new
- * session's table dump resynchronises it. */
+ * without a session reset; a table dump (route refresh, first table) that
+ * ends meanwhile waits for that resync to end it (JOB_DUMP_DONE). Without
+ * it, the session is reset and the new session's table dump resynchronises
+ * it. */
 static void
 out_of_sync(struct exp *x, struct peer *p)
 {
@@ -1186,8 +1192,21 @@ job_run(struct exp *x, struct sess_loop *sl, struct exp_job *j)
 		 * earlier dump before a route refresh asked for another says
 		 * so too, and counting it sent End-of-RIB (or EoRR, which
 		 * makes the peer drop what was not re-sent yet) too early. */
-		if (p && j->gen == p->exp.dump_gen && ++p->exp.dumps_done == x->nshards)
-			send_eor(p);
+		if (!p || j->gen != p->exp.dump_gen || ++p->exp.dumps_done != x->nshards)
+			break;
+		/* Held out of sync: the dump's messages were dropped. EoRR
+		 * now would make the peer purge routes it was never re-sent
+		 * (RFC 7313 §4), End-of-RIB would call a table complete that
+		 * is not (RFC 4724 §2). The resync that ends the hold dumps
+		 * the table again and ends the re-advertisement (its BoRR,
+		 * if sent, stays the one of this re-advertisement: borr). */
+		if (p->exp.oos != EXP_OOS_NONE) {
+			log_info("peer %s %s: table sent while out of sync: End-of-RIB/EoRR wait "
+			         "for the resync",
+			         p->cp->name, p->addrstr);
+			break;
+		}
+		send_eor(p);
 		break;
 	case JOB_GONE:
 		if (++x->gone[j->target] == x->nshards) {

@@ -630,6 +630,10 @@ print_peer(FILE *out, const json_t *p)
 	fprintf(out, "  %-16s %lld\n", "updates in", jint(p, "updates_in"));
 	fprintf(out, "  %-16s %lld announced, %lld withdrawn\n", "prefixes",
 	        jint(p, "prefixes_announced"), jint(p, "prefixes_withdrawn"));
+	if (json_integer_value(json_object_get(p, "max_routes")) > 0)
+		fprintf(out, "  %-16s %lld held of %lld allowed%s\n", "route limit",
+		        jint(p, "routes_received"), jint(p, "max_routes"),
+		        json_is_true(json_object_get(p, "max_routes_exceeded")) ? " (exceeded)" : "");
 	fprintf(out, "  %-16s %lld treat-as-withdraw, %lld attribute discards\n", "RFC 7606",
 	        jint(p, "treat_as_withdraw"), jint(p, "attr_discards"));
 	fprintf(out, "  %-16s %lld End-of-RIB, %lld route refresh\n", "markers", jint(p, "eor_in"),

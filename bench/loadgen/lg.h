@@ -85,6 +85,11 @@ enum lg_corrupt {
 	LG_CORRUPT_DIGEST, /* expected digest off by one: the digest check must fail */
 	LG_CORRUPT_COUNT,  /* one route more expected than exists: the phase must time out */
 	LG_CORRUPT_ROUTE,  /* self-test: the mirror alters one UPDATE to the last spoke only */
+	/* Self-test, iBGP feeders and spokes: the mirror alters that attribute
+	 * (value) of one reflected UPDATE to the last spoke only. */
+	LG_CORRUPT_LOCAL_PREF,
+	LG_CORRUPT_ORIGINATOR,
+	LG_CORRUPT_CLUSTER,
 };
 
 struct lg_opts {
@@ -100,6 +105,13 @@ struct lg_opts {
 	uint32_t feeder_addr, spoke_addr;         /* first source address, host order */
 	uint32_t feeder_asn, spoke_asn;           /* first ASN */
 	uint32_t feeder_asn_step, spoke_asn_step; /* added per session (1; 0 = all equal) */
+	/* Feeders are internal peers of the route server (its ASN, route-reflector
+	 * clients): no own ASN in AS_PATH, LOCAL_PREF sent (RFC 4271 §5.1.2,
+	 * §5.1.5); spokes expect the RR's ORIGINATOR_ID and CLUSTER_LIST. */
+	bool ibgp_feeders;
+	uint32_t local_pref; /* the iBGP feeders' LOCAL_PREF */
+	bool have_cluster_id;
+	uint32_t cluster_id; /* expected CLUSTER_ID (host order); else the RS's BGP id */
 	uint16_t hold;
 	uint32_t connect_batch;
 	uint32_t threads;
@@ -144,13 +156,13 @@ const char *lg_phase_name(enum lg_phase_kind k);
 struct lg_aset {
 	uint8_t *canon;
 	uint16_t len;
-	uint16_t off_asn; /* first AS of AS_PATH: the feeder's own */
+	uint16_t off_asn; /* first AS of AS_PATH: the feeder's own; 0 = none (iBGP feeders) */
 	uint16_t off_nh;  /* NEXT_HOP value, or MP_REACH_NLRI next hop */
 	uint8_t nh_len;   /* 4 or 16 */
 	uint8_t af;       /* enum bgp_af */
 	uint8_t *scanon;  /* the same plus the timestamp large community */
 	uint16_t slen;
-	uint64_t hbase; /* lg_path_hash of the AS path behind the feeder's ASN */
+	uint64_t hbase; /* lg_path_hash of the AS path behind the feeder's ASN (iBGP: all of it) */
 };
 
 /* A pre-encoded run of UPDATE messages. */
@@ -180,6 +192,7 @@ struct lg_feeder {
 	uint32_t nh4;   /* host order */
 	uint8_t nh6[16];
 	struct lg_stream ann, wd;
+	struct lg_stream mann; /* self-test, iBGP feeders: ann as the mirror passes it on */
 	struct lg_churn churn;
 	/* Set by the main thread before it commands a phase; read by the
 	 * self-test mirror. 1 = this feeder's routes are meant to be held. */
@@ -261,6 +274,8 @@ struct lg_model {
 	bool has_v6;
 	bool transparent;
 	uint32_t rs_asn;
+	bool ibgp_feeders;   /* lg_opts.ibgp_feeders */
+	uint32_t local_pref; /* what iBGP feeders send */
 	uint8_t eor4[BGP_UPDATE_MIN_LEN];
 	uint8_t eor6[BGP_UPDATE_MIN_LEN + 8];
 	size_t eor6_len;
@@ -410,6 +425,7 @@ struct lg_sess {
 	struct bgp_sess bs;
 	uint16_t hold;
 	uint32_t peer_asn;
+	uint32_t peer_id; /* the peer's BGP Identifier (OPEN), host order */
 	uint64_t next_ka, retry_at;
 	uint32_t retries;
 	bool ever_est; /* established since the last connect command */
@@ -591,6 +607,9 @@ void lg_spoke_check(struct lg_sess *s);
 bool lg_spoke_matches(const struct lg_model *m, const struct lg_spoke *sp, uint32_t *gen);
 
 /* mirror.c */
+/* The mirror's ASN: the feeders' with --ibgp-feeders (it is their route
+ * reflector), else a private one that is nobody's. */
+uint32_t lg_mirror_asn(const struct lg_opts *o);
 int lg_mirror_listen(struct lg_run *r, struct lg_worker *w);
 void lg_mirror_accept(struct lg_worker *w);
 void lg_mirror_update(struct lg_sess *s, const uint8_t *msg, size_t len);

@@ -695,9 +695,13 @@ run_phase(struct ctx *c, size_t pi)
 		const struct lg_spoke *sp = c->r.spokes[c->bad_spoke].sp;
 		snprintf(res->note, sizeof(res->note),
 		         "spoke %u received %" PRIu64 " wrong routes "
-		         "(next hop or AS path not the announcing feeder's; see stderr)",
+		         "(%s; see stderr)",
 		         c->bad_spoke,
-		         atomic_load_explicit(&sp->n_corrupt_total, memory_order_relaxed));
+		         atomic_load_explicit(&sp->n_corrupt_total, memory_order_relaxed),
+		         c->o.ibgp_feeders ? "next hop, AS path, LOCAL_PREF, ORIGINATOR_ID or "
+		                             "CLUSTER_LIST not as the route reflector must pass on "
+		                             "the announcing feeder's"
+		                           : "next hop or AS path not the announcing feeder's");
 		c->code = EXIT_WRONG;
 		return -1;
 	}

@@ -17,6 +17,19 @@
  * holds what the feeders sent, pre-encoded streams plus churn, so its size is
  * bounded by the scenario. A ROUTE-REFRESH is answered with the announce
  * streams of the feeders holding routes, between two messages of the log.
+ *
+ * With iBGP feeders (--ibgp-feeders) the mirror is in their AS and is their
+ * route reflector (RFC 4456): an UPDATE with announcements is not passed on
+ * whole but rewritten once, as it enters the log (xform) — towards iBGP
+ * spokes (clients too) with ORIGINATOR_ID the feeder's BGP Identifier and
+ * the mirror's CLUSTER_ID prepended to CLUSTER_LIST (§8), towards eBGP spokes
+ * without LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST (RFC 4271 §5.1.5) — and
+ * split if it no longer fits. AS path, next hop and LOCAL_PREF are left as
+ * they are (RFC 4456 §10). Withdrawals and End-of-RIB pass unchanged. The
+ * feeders' announce streams are rewritten before the clock starts (mann),
+ * for what the mirror sends from them (a group partner taking over, a
+ * ROUTE-REFRESH). This costs the mirror a decode and an encode per UPDATE,
+ * as it would cost a route reflector.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +46,127 @@
 
 #define MIRROR_ASN  64512u /* the mirror's own ASN (never in a path it passes) */
 #define WRITE_CHUNK (1u << 20)
+
+uint32_t
+lg_mirror_asn(const struct lg_opts *o)
+{
+	return o->ibgp_feeders ? o->feeder_asn : MIRROR_ASN;
+}
+
+/* What the mirror does to the feeders' UPDATEs (set once, before the
+ * threads start; the mirror thread alone uses the scratch). */
+enum { MX_NONE = 0, MX_REFLECT, MX_EXTERNAL };
+static int mx_mode;
+static uint32_t mx_cluster; /* CLUSTER_ID, host order */
+static struct lg_sbuf mx_out;
+static struct bgp_prefix *mx_pfx; /* BGP_MAX_EXT_MSG prefixes */
+
+/* The UPDATE msg of feeder f as the mirror passes it on (see the top of
+ * the file), appended to b. */
+static int
+xform(const struct lg_model *m, const struct lg_feeder *f, const uint8_t *msg, size_t len,
+      struct lg_sbuf *b)
+{
+	static uint8_t attrs[BGP_CANON_MAX], cl[BGP_MAX_EXT_MSG + 4];
+	const struct bgp_nlri *runs[4];
+	struct bgp_sess s;
+	struct bgp_update u;
+	struct bgp_attrs *a = &u.attrs;
+	size_t alen;
+
+	lg_enc_sess(m, &s);
+	s.ibgp = true; /* from an internal peer: LOCAL_PREF is kept */
+	if (bgp_update_decode(msg, len, &s, &u) < 0 || u.action != BGP_ACT_OK ||
+	    (!u.nlri.count && !u.mp_reach.count)) {
+		/* Withdrawals and End-of-RIB as they are. (Feeders send nothing
+		 * malformed; if they did, the spokes would see it unchanged.) */
+		uint8_t *d;
+		if (b->len + len > b->cap) {
+			size_t nc = b->cap ? b->cap * 2 : 65536;
+			while (nc < b->len + len)
+				nc *= 2;
+			d = realloc(b->p, nc);
+			if (!d)
+				return -1;
+			b->p = d;
+			b->cap = nc;
+		}
+		memcpy(b->p + b->len, msg, len);
+		b->len += len;
+		b->n++;
+		return 0;
+	}
+	if (mx_mode == MX_REFLECT) {
+		uint32_t id = htonl(mx_cluster);
+		size_t n = a->mask & (1ull << BGP_ATTR_CLUSTER_LIST) ? a->cluster_list.len : 0;
+		if (!(a->mask & (1ull << BGP_ATTR_ORIGINATOR_ID))) {
+			a->mask |= 1ull << BGP_ATTR_ORIGINATOR_ID;
+			a->originator_id = htonl(f->addr);
+		}
+		memcpy(cl, &id, 4);
+		if (n)
+			memcpy(cl + 4, a->cluster_list.p, n);
+		a->mask |= 1ull << BGP_ATTR_CLUSTER_LIST;
+		a->cluster_list.p = cl;
+		a->cluster_list.len = (uint16_t)(n + 4);
+	} else {
+		a->mask &= ~((1ull << BGP_ATTR_LOCAL_PREF) | (1ull << BGP_ATTR_ORIGINATOR_ID) |
+		             (1ull << BGP_ATTR_CLUSTER_LIST));
+	}
+	if (bgp_attrs_canon(&u, attrs, sizeof(attrs), &alen) < 0)
+		return -1;
+	/* Withdrawals first, as the UPDATE's own are processed first. */
+	runs[0] = &u.withdrawn, runs[1] = &u.mp_unreach, runs[2] = &u.nlri, runs[3] = &u.mp_reach;
+	for (int r = 0; r < 4; r++) {
+		size_t pos = 0, k = 0;
+		if (!runs[r]->count)
+			continue;
+		while (bgp_nlri_next(runs[r], &pos, &mx_pfx[k]) == 1)
+			k++;
+		if (r < 2 ? lg_emit_withdraw(m, b, runs[r]->af, mx_pfx, k)
+		          : lg_emit_announce(m, b, attrs, alen, runs[r]->af, mx_pfx, k))
+			return -1;
+	}
+	return 0;
+}
+
+/* The stream the mirror sends for a feeder's announcements. */
+static const struct lg_stream *
+ann_stream(const struct lg_feeder *f)
+{
+	return mx_mode ? &f->mann : &f->ann;
+}
+
+static int
+mirror_xform_init(struct lg_run *r)
+{
+	const struct lg_opts *o = r->o;
+	struct lg_model *m = r->m;
+
+	if (!o->ibgp_feeders)
+		return 0;
+	mx_mode = o->n_spokes && o->spoke_asn == lg_mirror_asn(o) ? MX_REFLECT : MX_EXTERNAL;
+	mx_cluster = o->have_cluster_id ? o->cluster_id : r->target_addr;
+	mx_pfx = malloc(BGP_MAX_EXT_MSG * sizeof(*mx_pfx));
+	if (!mx_pfx)
+		return -1;
+	for (uint32_t i = 0; i < m->n_feeders; i++) {
+		struct lg_feeder *f = &m->feeders[i];
+		struct lg_sbuf b = {0};
+		for (size_t off = 0; off + BGP_HDR_LEN <= f->ann.len;) {
+			size_t len = (size_t)f->ann.buf[off + 16] << 8 | f->ann.buf[off + 17];
+			if (len < BGP_HDR_LEN || off + len > f->ann.len ||
+			    xform(m, f, f->ann.buf + off, len, &b) < 0) {
+				free(b.p);
+				return -1;
+			}
+			off += len;
+		}
+		f->mann.buf = b.p, f->mann.len = b.len, f->mann.n_msgs = b.n;
+		f->mann.n_pfx = f->ann.n_pfx;
+	}
+	return 0;
+}
 
 int
 lg_mirror_listen(struct lg_run *r, struct lg_worker *w)
@@ -65,7 +199,7 @@ lg_mirror_listen(struct lg_run *r, struct lg_worker *w)
 		s->idx = i;
 		s->addr = r->spokes[i].addr;
 		s->w = w;
-		s->corrupt_due = o->expect_corrupt == LG_CORRUPT_ROUTE && i == r->m->n_spokes - 1;
+		s->corrupt_due = o->expect_corrupt >= LG_CORRUPT_ROUTE && i == r->m->n_spokes - 1;
 	}
 	w->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (w->lfd < 0)
@@ -76,6 +210,11 @@ lg_mirror_listen(struct lg_run *r, struct lg_worker *w)
 		goto fail;
 	r->target_addr = ntohl(sa.sin_addr.s_addr);
 	r->target_port = ntohs(sa.sin_port);
+	if (mirror_xform_init(r) < 0) {
+		fprintf(stderr, "routehub-loadgen: self-test: rewriting the feeders' streams as a "
+		                "route reflector failed\n");
+		return -1;
+	}
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev) < 0)
 		goto fail;
 	/* Sessions are found by source address: feeders and spokes each have
@@ -157,7 +296,7 @@ lg_mirror_accept(struct lg_worker *w)
 		s->fd = fd;
 		s->state = LG_S_OPENSENT;
 		s->want_down = false;
-		s->asn = MIRROR_ASN;
+		s->asn = lg_mirror_asn(r->o);
 		s->out_armed = false;
 		s->carry_len = 0;
 		s->log_cur = 0;
@@ -179,8 +318,8 @@ lg_mirror_accept(struct lg_worker *w)
 			size_t len;
 			memset(&o, 0, sizeof(o));
 			o.version = BGP_VERSION;
-			o.asn = MIRROR_ASN;
-			o.my_as = (uint16_t)MIRROR_ASN;
+			o.asn = s->asn;
+			o.my_as = s->asn > 0xffff ? BGP_AS_TRANS : (uint16_t)s->asn;
 			o.hold_time = 0;
 			o.bgp_id = r->target_addr;
 			o.caps = BGP_CAPF_MP | BGP_CAPF_RREFRESH | BGP_CAPF_AS4 |
@@ -235,7 +374,7 @@ partners_take_over(struct lg_worker *w, const struct lg_feeder *f)
 		if (i == f->idx || !atomic_load_explicit(&o->announced, memory_order_relaxed) ||
 		    lg_run->mfeeders[i].state != LG_S_ESTABLISHED)
 			continue;
-		log_append(w, o->ann.buf, o->ann.len);
+		log_append(w, ann_stream(o)->buf, ann_stream(o)->len);
 		any = true;
 	}
 	return any;
@@ -267,6 +406,15 @@ lg_mirror_update(struct lg_sess *s, const uint8_t *msg, size_t len)
 		if (s->wd_taken)
 			return;
 	}
+	if (mx_mode) {
+		mx_out.len = mx_out.n = 0;
+		if (xform(s->w->m, f, msg, len, &mx_out) < 0) {
+			lg_fatal("self-test mirror: cannot pass on an UPDATE of feeder %u", s->idx);
+			return;
+		}
+		log_append(s->w, mx_out.p, mx_out.len);
+		return;
+	}
 	log_append(s->w, msg, len);
 }
 
@@ -288,10 +436,17 @@ lg_mirror_down(struct lg_sess *s)
 
 /* --expect-corrupt route: the first UPDATE with announcements in
  * log[from, to), if its AS_PATH can be altered; *asn set to the offset of
- * the last octet of its first AS. Returns the message's offset, or to. */
+ * the last octet of its first AS. With local-pref, originator-id or
+ * cluster-list, that attribute instead, and the last octet of its (first)
+ * value. Returns the message's offset, or to. */
 static size_t
-corrupt_find(const uint8_t *log, size_t from, size_t to, size_t *asn)
+corrupt_find(const uint8_t *log, size_t from, size_t to, enum lg_corrupt what, size_t *asn)
 {
+	uint8_t want = what == LG_CORRUPT_LOCAL_PREF   ? BGP_ATTR_LOCAL_PREF
+	               : what == LG_CORRUPT_ORIGINATOR ? BGP_ATTR_ORIGINATOR_ID
+	               : what == LG_CORRUPT_CLUSTER    ? BGP_ATTR_CLUSTER_LIST
+	                                               : BGP_ATTR_AS_PATH;
+
 	for (size_t o = from; o + BGP_HDR_LEN <= to;) {
 		const uint8_t *m = log + o;
 		size_t len = (size_t)m[16] << 8 | m[17], wl, al, a;
@@ -311,8 +466,11 @@ corrupt_find(const uint8_t *log, size_t from, size_t to, size_t *asn)
 					break;
 				if (ty == BGP_ATTR_MP_REACH_NLRI)
 					ann = true;
-				if (ty == BGP_ATTR_AS_PATH && vl >= 6 && m[a + h + 1] >= 1)
+				if (want == BGP_ATTR_AS_PATH && ty == want && vl >= 6 &&
+				    m[a + h + 1] >= 1)
 					path = a + h + 5; /* segment type, count, then the AS */
+				else if (want != BGP_ATTR_AS_PATH && ty == want && vl >= 4)
+					path = a + h + 3;
 				a += h + vl;
 			}
 			if (ann && path) {
@@ -334,7 +492,7 @@ lg_mirror_write(struct lg_sess *s)
 	if (s->qn)
 		return 0; /* OPEN and KEEPALIVE first (sess_flush calls back) */
 	if (s->corrupt_due)
-		end = corrupt_find(w->log, s->log_cur, w->log_len, &asn);
+		end = corrupt_find(w->log, s->log_cur, w->log_len, w->m->o->expect_corrupt, &asn);
 	if (s->corrupt_due && s->log_cur == end && end < w->log_len) {
 		/* This spoke alone gets the message with its first AS changed:
 		 * every route in it is wrong, while the other spokes get it
@@ -350,8 +508,12 @@ lg_mirror_write(struct lg_sess *s)
 		s->corrupt_due = false;
 		s->log_cur += len;
 		fprintf(stderr,
-		        "routehub-loadgen: mirror: --expect-corrupt route: altered the AS "
-		        "path of one UPDATE to spoke %u\n",
+		        "routehub-loadgen: mirror: --expect-corrupt: altered the %s of one "
+		        "UPDATE to spoke %u\n",
+		        w->m->o->expect_corrupt == LG_CORRUPT_LOCAL_PREF   ? "LOCAL_PREF"
+		        : w->m->o->expect_corrupt == LG_CORRUPT_ORIGINATOR ? "ORIGINATOR_ID"
+		        : w->m->o->expect_corrupt == LG_CORRUPT_CLUSTER    ? "CLUSTER_LIST"
+		                                                           : "AS path",
 		        s->idx);
 		return lg_sess_send(s, cp, len, true);
 	}
@@ -395,9 +557,9 @@ lg_mirror_write(struct lg_sess *s)
 			if (!atomic_load_explicit(&f->announced, memory_order_relaxed) ||
 			    lg_run->mfeeders[i].state != LG_S_ESTABLISHED || s->fd < 0)
 				continue;
-			atomic_fetch_add_explicit(&w->c[LG_ROLE_MSPOKE].tx_msgs, f->ann.n_msgs,
-			                          memory_order_relaxed);
-			lg_sess_send(s, f->ann.buf, f->ann.len, false);
+			atomic_fetch_add_explicit(&w->c[LG_ROLE_MSPOKE].tx_msgs,
+			                          ann_stream(f)->n_msgs, memory_order_relaxed);
+			lg_sess_send(s, ann_stream(f)->buf, ann_stream(f)->len, false);
 		}
 	}
 	return 0;

@@ -58,6 +58,14 @@ usage(FILE *f)
 	    "  --feeder-asn-step N, --spoke-asn-step N\n"
 	    "                         added per session (1); 0: all the same (iBGP spokes:\n"
 	    "                         --spoke-asn RS-ASN --spoke-asn-step 0)\n"
+	    "  --ibgp-feeders         feeders are iBGP route-reflector clients of the route\n"
+	    "                         server: all in its ASN (--feeder-asn, else --rs-asn N;\n"
+	    "                         step 0), no own ASN in AS_PATH, LOCAL_PREF sent; iBGP\n"
+	    "                         spokes expect ORIGINATOR_ID and CLUSTER_LIST (RFC 4456).\n"
+	    "                         Implied by --feeder-asn equal to --rs-asn N\n"
+	    "  --local-pref N         LOCAL_PREF the iBGP feeders send (100)\n"
+	    "  --cluster-id ID        CLUSTER_ID the route server reflects with (A.B.C.D or\n"
+	    "                         a number; default: its BGP Identifier)\n"
 	    "  --hold S               proposed hold time (180)\n"
 	    "  --connect-batch N      connections in progress at once (8: BIRD's backlog)\n"
 	    "  --threads N            I/O threads (2)\n"
@@ -68,7 +76,8 @@ usage(FILE *f)
 	    "                         (24:60,23:6,22:10,21:5,20:6,19:4,18:3,17:2,16:4)\n"
 	    "  --ipv6 PCT             share of IPv6 prefixes (0)\n"
 	    "  --attr-sets N          distinct attribute sets per group (10)\n"
-	    "  --aspath-len N         AS path length as a feeder sends it (3)\n"
+	    "  --aspath-len N         AS path length as a feeder sends it (3; iBGP feeders:\n"
+	    "                         0 = locally originated, empty)\n"
 	    "  --communities N        standard communities per set (0)\n"
 	    "  --large-communities N  large communities per set (0)\n"
 	    "  --overlap K            feeders per group announcing the same prefixes with\n"
@@ -77,8 +86,9 @@ usage(FILE *f)
 	    "  --seed N               workload seed (1)\n"
 	    "Workload (replay)\n"
 	    "  --replay FILE          MRT BGP4MP(_ET) file: every feeder replays its UPDATEs,\n"
-	    "                         own ASN prepended, next hop its own, iBGP-only\n"
-	    "                         attributes stripped\n"
+	    "                         own ASN prepended (not by iBGP feeders), next hop its\n"
+	    "                         own, ORIGINATOR_ID / CLUSTER_LIST and (eBGP feeders)\n"
+	    "                         LOCAL_PREF stripped\n"
 	    "  --replay-max N         read at most N UPDATE messages\n"
 	    "Phases\n"
 	    "  --phases LIST          comma-separated (establish,announce,eor,withdraw)\n"
@@ -92,9 +102,10 @@ usage(FILE *f)
 	    "  --settle S             quiet time the spokes need before a phase is over (0.25);\n"
 	    "                         the times reported are when each spoke last matched\n"
 	    "Verification and output\n"
-	    "  --expect-corrupt digest|count|route\n"
+	    "  --expect-corrupt digest|count|route|local-pref|originator-id|cluster-list\n"
 	    "                         corrupt the expectation (digest, count), or (self-test)\n"
-	    "                         one UPDATE sent to the last spoke: the run must fail\n"
+	    "                         one UPDATE sent to the last spoke: its AS path, or (iBGP\n"
+	    "                         feeders and spokes) that attribute: the run must fail\n"
 	    "  --no-rx-cache          every spoke decodes every UPDATE itself (by default a\n"
 	    "                         thread's spokes share the verified result of identical\n"
 	    "                         UPDATEs)\n"
@@ -459,6 +470,9 @@ enum {
 	OPT_FASTEP,
 	OPT_SASTEP,
 	OPT_NORXC,
+	OPT_IBGPF,
+	OPT_LPREF,
+	OPT_CLUSTER,
 };
 
 static const struct option longopts[] = {
@@ -474,6 +488,9 @@ static const struct option longopts[] = {
     {"spoke-asn", required_argument, NULL, OPT_SASN},
     {"feeder-asn-step", required_argument, NULL, OPT_FASTEP},
     {"spoke-asn-step", required_argument, NULL, OPT_SASTEP},
+    {"ibgp-feeders", no_argument, NULL, OPT_IBGPF},
+    {"local-pref", required_argument, NULL, OPT_LPREF},
+    {"cluster-id", required_argument, NULL, OPT_CLUSTER},
     {"hold", required_argument, NULL, OPT_HOLD},
     {"connect-batch", required_argument, NULL, OPT_CBATCH},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -511,7 +528,7 @@ static const struct option longopts[] = {
 int
 lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 {
-	bool have_target = false;
+	bool have_target = false, have_fasn = false, have_fastep = false;
 	const char *phases = NULL, *scenario = NULL;
 	int c;
 
@@ -533,6 +550,7 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 	parse_len_mix("24:60,23:6,22:10,21:5,20:6,19:4,18:3,17:2,16:4", o->len_mix);
 	o->attr_sets = 10;
 	o->aspath_len = 3;
+	o->local_pref = 100;
 	o->overlap = 1;
 	o->seed = 1;
 	o->churn_pool = 65536;
@@ -575,6 +593,7 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 			break;
 		case OPT_FASN:
 			rc = parse_u32("--feeder-asn", optarg, 1, 4294967294u, &o->feeder_asn);
+			have_fasn = true;
 			break;
 		case OPT_SASN:
 			rc = parse_u32("--spoke-asn", optarg, 1, 4294967294u, &o->spoke_asn);
@@ -582,7 +601,30 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		case OPT_FASTEP:
 			rc =
 			    parse_u32("--feeder-asn-step", optarg, 0, 1000000, &o->feeder_asn_step);
+			have_fastep = true;
 			break;
+		case OPT_IBGPF:
+			o->ibgp_feeders = true;
+			break;
+		case OPT_LPREF:
+			rc = parse_u32("--local-pref", optarg, 0, 4294967295u, &o->local_pref);
+			break;
+		case OPT_CLUSTER: {
+			struct in_addr ia;
+			if (inet_pton(AF_INET, optarg, &ia) == 1) {
+				o->cluster_id = ntohl(ia.s_addr);
+			} else {
+				rc = parse_u32("--cluster-id", optarg, 1, 4294967295u,
+				               &o->cluster_id);
+			}
+			if (rc == 0 && o->cluster_id == 0) {
+				fprintf(stderr, "routehub-loadgen: --cluster-id: 0 is not a "
+				                "CLUSTER_ID\n");
+				rc = -1;
+			}
+			o->have_cluster_id = true;
+			break;
+		}
 		case OPT_SASTEP:
 			rc = parse_u32("--spoke-asn-step", optarg, 0, 1000000, &o->spoke_asn_step);
 			break;
@@ -617,7 +659,7 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 			rc = parse_u32("--attr-sets", optarg, 1, 10000000, &o->attr_sets);
 			break;
 		case OPT_PATHLEN:
-			rc = parse_u32("--aspath-len", optarg, 1, 200, &o->aspath_len);
+			rc = parse_u32("--aspath-len", optarg, 0, 200, &o->aspath_len);
 			break;
 		case OPT_COMMS:
 			rc = parse_u32("--communities", optarg, 0, 500, &o->communities);
@@ -662,10 +704,16 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 				o->expect_corrupt = LG_CORRUPT_COUNT;
 			else if (!strcmp(optarg, "route"))
 				o->expect_corrupt = LG_CORRUPT_ROUTE;
+			else if (!strcmp(optarg, "local-pref"))
+				o->expect_corrupt = LG_CORRUPT_LOCAL_PREF;
+			else if (!strcmp(optarg, "originator-id"))
+				o->expect_corrupt = LG_CORRUPT_ORIGINATOR;
+			else if (!strcmp(optarg, "cluster-list"))
+				o->expect_corrupt = LG_CORRUPT_CLUSTER;
 			else {
 				fprintf(stderr,
-				        "routehub-loadgen: --expect-corrupt: digest, count or "
-				        "route\n");
+				        "routehub-loadgen: --expect-corrupt: digest, count, route, "
+				        "local-pref, originator-id or cluster-list\n");
 				rc = -1;
 			}
 			break;
@@ -717,10 +765,68 @@ lg_opts_parse(struct lg_opts *o, int argc, char **argv)
 		                "--rs-asn must be transparent\n");
 		return -1;
 	}
-	if (o->expect_corrupt == LG_CORRUPT_ROUTE && (!o->self_test || o->n_spokes == 0)) {
-		fprintf(stderr, "routehub-loadgen: --expect-corrupt route needs --self-test and "
-		                "spokes (the mirror alters a route it sends)\n");
+	if (o->expect_corrupt >= LG_CORRUPT_ROUTE && (!o->self_test || o->n_spokes == 0)) {
+		fprintf(stderr, "routehub-loadgen: --expect-corrupt route (and local-pref, "
+		                "originator-id, cluster-list) needs --self-test and spokes (the "
+		                "mirror alters a route it sends)\n");
 		return -1;
+	}
+	/* iBGP feeders: the route server's ASN, which is --feeder-asn, or
+	 * --rs-asn N; --feeder-asn equal to --rs-asn N makes feeders iBGP. */
+	if (!o->ibgp_feeders && !o->rs_transparent && have_fasn && o->feeder_asn == o->rs_asn)
+		o->ibgp_feeders = true;
+	if (o->ibgp_feeders) {
+		if (!o->rs_transparent) {
+			if (have_fasn && o->feeder_asn != o->rs_asn) {
+				fprintf(
+				    stderr,
+				    "routehub-loadgen: --ibgp-feeders: --feeder-asn %u is not the "
+				    "route server's (--rs-asn %u)\n",
+				    o->feeder_asn, o->rs_asn);
+				return -1;
+			}
+			o->feeder_asn = o->rs_asn;
+		} else if (!have_fasn && !o->self_test) {
+			fprintf(stderr, "routehub-loadgen: --ibgp-feeders: give the route server's "
+			                "ASN (--feeder-asn N, or --rs-asn N)\n");
+			return -1;
+		}
+		if (have_fastep && o->feeder_asn_step && o->n_feeders > 1) {
+			fprintf(stderr, "routehub-loadgen: --ibgp-feeders: every feeder is in the "
+			                "route server's AS (--feeder-asn-step 0)\n");
+			return -1;
+		}
+		o->feeder_asn_step = 0;
+	} else if (o->aspath_len == 0) {
+		fprintf(stderr, "routehub-loadgen: --aspath-len 0 (an empty AS path) is for "
+		                "--ibgp-feeders only: an eBGP feeder sends its own ASN\n");
+		return -1;
+	}
+	if (o->expect_corrupt > LG_CORRUPT_ROUTE) {
+		bool ib = o->ibgp_feeders && o->spoke_asn == lg_mirror_asn(o) &&
+		          (o->spoke_asn_step == 0 || o->n_spokes == 1);
+		if (!ib) {
+			fprintf(stderr,
+			        "routehub-loadgen: --expect-corrupt local-pref, originator-id and "
+			        "cluster-list need --ibgp-feeders and iBGP spokes (--spoke-asn "
+			        "%u --spoke-asn-step 0): the mirror reflects to them\n",
+			        o->feeder_asn);
+			return -1;
+		}
+	}
+	if (o->self_test && o->ibgp_feeders) {
+		/* The mirror keeps one log for every spoke: it reflects (iBGP
+		 * spokes) or passes on to external peers, not both. */
+		uint32_t mine = 0, a = lg_mirror_asn(o);
+		for (uint32_t i = 0; i < o->n_spokes; i++)
+			mine += o->spoke_asn + i * o->spoke_asn_step == a;
+		if (mine && mine != o->n_spokes) {
+			fprintf(stderr,
+			        "routehub-loadgen: --self-test --ibgp-feeders: the spokes must be "
+			        "all iBGP (AS%u) or all eBGP to the mirror; %u of %u are iBGP\n",
+			        a, mine, o->n_spokes);
+			return -1;
+		}
 	}
 	if (o->n_feeders == 0 && o->n_spokes == 0) {
 		fprintf(stderr, "routehub-loadgen: no sessions (--feeders 0 --spokes 0)\n");

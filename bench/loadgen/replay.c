@@ -13,7 +13,10 @@
  *
  * Attributes are rewritten as an external feeder would send them: the
  * feeder's ASN prepended, its next hop, LOCAL_PREF / ORIGINATOR_ID /
- * CLUSTER_LIST removed (RFC 4271 §5.1.5, RFC 4456 §8), confederation
+ * CLUSTER_LIST removed (RFC 4271 §5.1.5, RFC 4456 §8) — or, by iBGP feeders
+ * (--ibgp-feeders), as a route-reflector client sends them: no ASN
+ * prepended, its next hop, its own LOCAL_PREF, no ORIGINATOR_ID /
+ * CLUSTER_LIST (lg_aset_add, work.c) — confederation
  * segments removed from AS_PATH (RFC 5065 §5.3), and the RFC 1997
  * well-known communities NO_EXPORT, NO_ADVERTISE and NO_EXPORT_SUBCONFED
  * dropped — a route server honouring them would not pass those routes on,
@@ -457,8 +460,9 @@ lg_replay_encode(struct lg_model *m, struct lg_feeder *f)
 			lg_pent_prefix(&m->tab.e[R.pool[e->ann_off + k]], &ann[k]);
 		if (e->n_ann)
 			alen = lg_aset_render(&m->asets[e->aset], f, false, attrs);
-		/* One UPDATE as in the file when it fits (the prepended ASN may
-		 * push a full message over), else as many as needed. */
+		/* One UPDATE as in the file when it fits (the prepended ASN or
+		 * LOCAL_PREF may push a full message over), else as many as
+		 * needed. */
 		if (e->af == BGP_AF_IPV4) {
 			spec.withdrawn = wd, spec.n_withdrawn = e->n_wd;
 			spec.nlri = ann, spec.n_nlri = e->n_ann;

@@ -332,6 +332,7 @@ lg_report_json(FILE *f, const struct lg_opts *o, const struct lg_model *m,
 		fputs("\"transparent\"", f);
 	else
 		fprintf(f, "%u", o->rs_asn);
+	fprintf(f, ",\"ibgp_feeders\":%s", o->ibgp_feeders ? "true" : "false");
 	fprintf(f,
 	        ",\"feeders\":%u,\"spokes\":%u,\"overlap\":%u,\"prefixes\":%u,\"attr_sets\":%u,"
 	        "\"threads\":%u,\"encode_s\":%.3f,\"replay\":",

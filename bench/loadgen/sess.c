@@ -414,7 +414,22 @@ on_open(struct lg_sess *s, const uint8_t *msg, size_t len)
 		return;
 	}
 	s->peer_asn = o.asn;
+	s->peer_id = o.bgp_id;
 	s->bs.ibgp = o.asn == s->asn;
+	/* A feeder's streams are encoded for one kind of session: an iBGP
+	 * feeder's routes to an external peer would lack its ASN, an eBGP
+	 * feeder's to its own AS carry the route server's ASN (an AS loop it
+	 * drops, RFC 4271 §9.1.2). */
+	if (s->role == LG_ROLE_FEEDER && s->bs.ibgp != m->ibgp_feeders) {
+		lg_fatal("feeder %u (%s, AS%u): the route server is AS%u: %s", s->idx, a, s->asn,
+		         o.asn,
+		         m->ibgp_feeders ? "an eBGP session, but --ibgp-feeders"
+		                         : "an iBGP session: give --ibgp-feeders (an eBGP feeder "
+		                           "puts its own ASN first in AS_PATH)");
+		send_notification(s, BGP_ERR_OPEN, BGP_ERR_OPEN_PEER_AS);
+		lg_sess_down(s, "feeder session of the wrong kind");
+		return;
+	}
 	hold = client_role(s) ? m->o->hold : 0;
 	s->hold = o.hold_time < hold ? o.hold_time : hold; /* RFC 4271 §4.2 */
 	s->state = LG_S_OPENCONFIRM;

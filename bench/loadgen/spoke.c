@@ -20,9 +20,13 @@
  * A received route is correct when (work.c states the rule): its prefix is
  * in the workload, its next hop is a feeder's (198.18.0.0/15 or 2001:2::/48,
  * see lg.h), that feeder belongs to the prefix's group, and its AS path hashes
- * (lg_path_hash) to the route server's ASN (unless transparent) + the
- * feeder's ASN + the attribute set's path. Anything else is counted as
- * corrupt and fails the run.
+ * (lg_path_hash) to the route server's ASN (unless transparent, or the spoke
+ * is iBGP) + the feeder's ASN (unless iBGP) + the attribute set's path. The
+ * routes of iBGP feeders must also carry what a route reflector sends
+ * (reflect_wrong): to an iBGP spoke the feeder's LOCAL_PREF, ORIGINATOR_ID
+ * the feeder's BGP Identifier and CLUSTER_LIST the route server's CLUSTER_ID;
+ * to an eBGP spoke none of the three. Anything else is counted as corrupt
+ * and fails the run.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -207,7 +211,7 @@ struct rx_res {
 struct rxc_ent {
 	uint64_t h;
 	uint32_t len;
-	uint8_t ctx;
+	uint64_t ctx;
 	size_t size;
 	struct rx_res r; /* r.runs points into this allocation, r.ops is NULL */
 	uint8_t *msg;
@@ -293,19 +297,118 @@ corrupt_log(struct lg_sess *s, const struct bgp_prefix *p, const char *why, int6
 	        s->idx, pfx, why, (long long)f);
 }
 
+/* The AS path hash a spoke expects for attribute set aset of a feeder with
+ * ASN asn: the set's path, behind the feeder's ASN if it is external, behind
+ * the route server's if it prepends. */
+static inline uint64_t
+want_path(const struct lg_model *m, uint32_t aset, uint32_t asn, bool prepend)
+{
+	uint64_t h = m->asets[aset].hbase;
+
+	if (!m->ibgp_feeders)
+		h = lg_path_prepend(h, asn);
+	if (prepend)
+		h = lg_path_prepend(h, m->rs_asn);
+	return h;
+}
+
 /* True if the path is one the feeder announced for e earlier in a replay. */
 static bool
 old_path(const struct lg_model *m, const struct lg_pent *e, uint64_t phash, uint32_t asn,
          bool prepend)
 {
 	for (uint32_t a = e->alt; a; a = m->alts[a - 1].next) {
-		uint64_t h = lg_path_prepend(m->asets[m->alts[a - 1].aset].hbase, asn);
-		if (prepend)
-			h = lg_path_prepend(h, m->rs_asn);
-		if (h == phash)
+		if (want_path(m, m->alts[a - 1].aset, asn, prepend) == phash)
 			return true;
 	}
 	return false;
+}
+
+static void
+fmt_id(uint32_t id, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u.%u.%u.%u", id >> 24, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff);
+}
+
+/* An attribute of type t in the UPDATE as received, whether or not the
+ * decoder kept it (it discards LOCAL_PREF from an external peer). */
+static bool
+has_attr(const struct bgp_attrs *a, uint8_t t)
+{
+	struct bgp_attr_iter it = {a->all.p, a->all.len, 0};
+	struct bgp_attr at;
+
+	while (bgp_attr_next(&it, &at) == 1)
+		if (at.type == t)
+			return true;
+	return false;
+}
+
+/* The routes of an iBGP feeder (a route-reflector client), as the route
+ * server must pass them on (RFC 4456 §8, §10; RFC 4271 §5.1.5): to an iBGP
+ * spoke (another client) with the LOCAL_PREF the feeder sent, ORIGINATOR_ID
+ * the feeder's BGP Identifier and CLUSTER_LIST the route server's CLUSTER_ID
+ * (--cluster-id, else the BGP Identifier of its OPEN: every daemon's default);
+ * to an eBGP spoke with none of these. NULL if so, else what is wrong (in
+ * buf). The same for every prefix of an UPDATE (one feeder: one next hop). */
+static const char *
+reflect_wrong(const struct lg_sess *s, const struct bgp_attrs *a, const struct lg_feeder *f,
+              char *buf, size_t cap)
+{
+	const struct lg_model *m = s->w->m;
+	uint32_t want, got;
+	char x[20], y[20];
+
+	if (!s->bs.ibgp) {
+		if (has_attr(a, BGP_ATTR_LOCAL_PREF))
+			return "LOCAL_PREF sent to an external peer (RFC 4271 §5.1.5)";
+		if (a->mask & (1ull << BGP_ATTR_ORIGINATOR_ID | 1ull << BGP_ATTR_CLUSTER_LIST))
+			return "ORIGINATOR_ID or CLUSTER_LIST (iBGP only, RFC 4456 §8) sent to an "
+			       "external peer";
+		return NULL;
+	}
+	if (!(a->mask & (1ull << BGP_ATTR_LOCAL_PREF)))
+		return "no LOCAL_PREF (mandatory towards internal peers, RFC 4271 §5.1.5)";
+	if (a->local_pref != m->local_pref) {
+		snprintf(buf, cap,
+		         "LOCAL_PREF %u, the feeder sent %u (a route reflector does not change it, "
+		         "RFC 4456 §10)",
+		         a->local_pref, m->local_pref);
+		return buf;
+	}
+	fmt_id(f->addr, y, sizeof(y));
+	if (!(a->mask & (1ull << BGP_ATTR_ORIGINATOR_ID))) {
+		snprintf(buf, cap,
+		         "no ORIGINATOR_ID (expected %s, the feeder's BGP Identifier: RFC 4456 §8)",
+		         y);
+		return buf;
+	}
+	if ((got = ntohl(a->originator_id)) != f->addr) {
+		fmt_id(got, x, sizeof(x));
+		snprintf(buf, cap,
+		         "ORIGINATOR_ID %s, expected %s (the feeder's BGP Identifier: RFC 4456 §8)",
+		         x, y);
+		return buf;
+	}
+	want = m->o->have_cluster_id ? m->o->cluster_id : s->peer_id;
+	fmt_id(want, y, sizeof(y));
+	if (!(a->mask & (1ull << BGP_ATTR_CLUSTER_LIST))) {
+		snprintf(
+		    buf, cap,
+		    "no CLUSTER_LIST (expected %s, the route server's CLUSTER_ID: RFC 4456 §8)", y);
+		return buf;
+	}
+	memcpy(&got, a->cluster_list.p, 4);
+	got = ntohl(got);
+	if (a->cluster_list.len != 4 || got != want) {
+		fmt_id(got, x, sizeof(x));
+		snprintf(buf, cap,
+		         "CLUSTER_LIST %s%s, expected %s (the route server's CLUSTER_ID, see "
+		         "--cluster-id: RFC 4456 §8)",
+		         x, a->cluster_list.len > 4 ? " ..." : "", y);
+		return buf;
+	}
+	return NULL;
 }
 
 /* Announced prefixes of one family, all with the same attributes. */
@@ -327,6 +430,10 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *nl, const struct bgp_attr
 	 * ASN towards external peers only; an internal spoke (route-reflector
 	 * client) gets the path unchanged. */
 	bool prepend = !m->transparent && !s->bs.ibgp;
+	char rbuf[200];
+	const char *rwhy = m->ibgp_feeders && f >= 0
+	                       ? reflect_wrong(s, a, &m->feeders[f], rbuf, sizeof(rbuf))
+	                       : NULL;
 
 	while ((n = lk_next(nl, &pos, k)) != 0) {
 		lookup_chunk(&m->tab, k, n, ix, &st);
@@ -353,11 +460,15 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *nl, const struct bgp_attr
 				r->n_wrong++;
 				continue;
 			}
+			if (rwhy) {
+				corrupt_log(s, p, rwhy, f);
+				op_push(c, e, (uint32_t)idx, LG_ST_CORRUPT);
+				r->n_wrong++;
+				continue;
+			}
 			if (e->aset != last_aset) {
 				last_aset = e->aset;
-				want = lg_path_prepend(m->asets[e->aset].hbase, m->feeders[f].asn);
-				if (prepend)
-					want = lg_path_prepend(want, m->rs_asn);
+				want = want_path(m, e->aset, m->feeders[f].asn, prepend);
 			}
 			if (path_ok && phash == want) {
 				op_push(c, e, (uint32_t)idx, (uint16_t)(f + 1));
@@ -374,11 +485,19 @@ announce_run(struct lg_sess *s, const struct bgp_nlri *nl, const struct bgp_attr
 					                  sizeof(path));
 				else
 					snprintf(path, sizeof(path), "(none)");
-				snprintf(why, sizeof(why),
-				         "AS path %s, expected %s%u and the set's path "
-				         "(--rs-asn %s)",
-				         path, prepend ? "the route server's ASN, " : "",
-				         m->feeders[f].asn, m->transparent ? "transparent" : "N");
+				if (m->ibgp_feeders)
+					snprintf(why, sizeof(why),
+					         "AS path %s, expected %sthe set's path (--rs-asn "
+					         "%s, iBGP feeder)",
+					         path, prepend ? "the route server's ASN, " : "",
+					         m->transparent ? "transparent" : "N");
+				else
+					snprintf(why, sizeof(why),
+					         "AS path %s, expected %s%u and the set's path "
+					         "(--rs-asn %s)",
+					         path, prepend ? "the route server's ASN, " : "",
+					         m->feeders[f].asn,
+					         m->transparent ? "transparent" : "N");
 				corrupt_log(s, p, why, f);
 			}
 			op_push(c, e, (uint32_t)idx, LG_ST_CORRUPT);
@@ -649,11 +768,16 @@ rx_apply(struct lg_sess *s, struct lg_rxcache *c, const struct rx_res *r)
  * (make_runs): the spoke that decoded the message applies those runs too.
  * Set-associative, bounded in bytes (everything is dropped when full). */
 
-/* What decoding depends on besides the bytes (struct bgp_sess). */
-static uint8_t
-rx_ctx(const struct bgp_sess *bs)
+/* What decoding and verifying depend on besides the bytes: the session
+ * parameters (struct bgp_sess) and the route server's BGP Identifier (the
+ * CLUSTER_ID a reflected route must carry, reflect_wrong). */
+static uint64_t
+rx_ctx(const struct lg_sess *s)
 {
-	return (uint8_t)(bs->as4 | bs->ext_msg << 1 | bs->ibgp << 2 |
+	const struct bgp_sess *bs = &s->bs;
+
+	return (uint64_t)s->peer_id << 32 |
+	       (uint8_t)(bs->as4 | bs->ext_msg << 1 | bs->ibgp << 2 |
 	                 (bs->af[BGP_AF_IPV4] != 0) << 3 | (bs->af[BGP_AF_IPV6] != 0) << 4 |
 	                 (bs->addpath_rx[BGP_AF_IPV4] != 0) << 5 |
 	                 (bs->addpath_rx[BGP_AF_IPV6] != 0) << 6);
@@ -784,7 +908,7 @@ make_runs(struct lg_rxcache *c, struct rx_res *r)
 }
 
 static void
-rxc_put(struct lg_rxcache *c, uint64_t h, uint8_t ctx, const uint8_t *msg, size_t len,
+rxc_put(struct lg_rxcache *c, uint64_t h, uint64_t ctx, const uint8_t *msg, size_t len,
         const struct rx_res *r)
 {
 	size_t size = sizeof(struct rxc_ent) + (size_t)r->nruns * sizeof(struct rx_run) + len;
@@ -833,7 +957,7 @@ lg_spoke_update(struct lg_sess *s, const uint8_t *msg, size_t len)
 {
 	struct lg_worker *w = s->w;
 	struct lg_rxcache *c = rxc_get(w);
-	uint8_t ctx = rx_ctx(&s->bs);
+	uint64_t ctx = rx_ctx(s);
 	uint64_t h = 0;
 	bool share;
 

@@ -20,6 +20,16 @@
  * route server's ASN unless transparent). The digest term of a prefix is
  * hash(prefix, group, AS path behind the feeder) — the same whichever member
  * won — so equal digests mean equal route sets.
+ *
+ * iBGP feeders (--ibgp-feeders: route-reflector clients in the route
+ * server's AS) differ in what they send, not in the rule: no own ASN in
+ * AS_PATH (RFC 4271 §5.1.2: the path they originate into their AS is the
+ * set's path as it is, possibly empty), LOCAL_PREF (§5.1.5), so members of a
+ * group differ only in next hop. "The AS path behind the feeder" is then the
+ * whole path, and the digest term is computed the same way. What a route
+ * reflector adds (ORIGINATOR_ID, CLUSTER_LIST: RFC 4456 §8) and LOCAL_PREF
+ * are checked route by route (spoke.c); a route that fails is wrong, which
+ * fails the run whatever the digest says.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -216,6 +226,8 @@ lg_model_init(struct lg_model *m, const struct lg_opts *o)
 	m->n_spokes = o->n_spokes;
 	m->transparent = o->rs_transparent;
 	m->rs_asn = o->rs_asn;
+	m->ibgp_feeders = o->ibgp_feeders;
+	m->local_pref = o->local_pref;
 	m->feeders = calloc(o->n_feeders ? o->n_feeders : 1, sizeof(*m->feeders));
 	if (!m->feeders)
 		return -1;
@@ -249,12 +261,16 @@ lg_model_init(struct lg_model *m, const struct lg_opts *o)
 /* ---- attribute sets ---------------------------------------------------------------- */
 
 /* Canonical attributes (bgp_attrs_canon) of base with the feeder's part
- * applied: AS_PATH prepended with a feeder ASN, next hop a feeder's,
- * iBGP-only attributes (LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST: RFC 4271
- * §5.1.5, RFC 4456 §8) stripped since feeders are external peers. */
+ * applied: AS_PATH as given (an eBGP feeder's ASN prepended), next hop a
+ * feeder's, iBGP-only attributes (LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST:
+ * RFC 4271 §5.1.5, RFC 4456 §8) stripped; an iBGP feeder (local_pref set)
+ * sends LOCAL_PREF, as every UPDATE to an internal peer must carry it, and
+ * no ORIGINATOR_ID / CLUSTER_LIST: it originates the routes into its AS,
+ * the route reflector adds them. */
 static int
 aset_canon(const struct bgp_attrs *base, uint8_t af, const uint8_t *path, size_t plen,
-           const uint8_t *large, size_t large_len, uint8_t *out, size_t cap, size_t *len)
+           const uint8_t *large, size_t large_len, const uint32_t *local_pref, uint8_t *out,
+           size_t cap, size_t *len)
 {
 	struct bgp_update u;
 	struct bgp_attrs *a = &u.attrs;
@@ -267,6 +283,10 @@ aset_canon(const struct bgp_attrs *base, uint8_t af, const uint8_t *path, size_t
 	             (1ull << BGP_ATTR_MP_UNREACH_NLRI) | (1ull << BGP_ATTR_NEXT_HOP) |
 	             (1ull << BGP_ATTR_LARGE_COMMUNITY));
 	a->mask |= 1ull << BGP_ATTR_AS_PATH;
+	if (local_pref) {
+		a->mask |= 1ull << BGP_ATTR_LOCAL_PREF;
+		a->local_pref = *local_pref;
+	}
 	a->aspath.p = path;
 	a->aspath.len = (uint16_t)plen;
 	a->aspath_as4 = 1;
@@ -291,13 +311,14 @@ aset_canon(const struct bgp_attrs *base, uint8_t af, const uint8_t *path, size_t
 }
 
 static int
-aset_offsets(const uint8_t *c, size_t len, uint8_t af, uint16_t *off_asn, uint16_t *off_nh)
+aset_offsets(const uint8_t *c, size_t len, uint8_t af, bool own_asn, uint16_t *off_asn,
+             uint16_t *off_nh)
 {
 	struct bgp_attr a;
 
-	if (bgp_attr_find(c, len, BGP_ATTR_AS_PATH, &a) < 0 || a.len < 6)
+	if (bgp_attr_find(c, len, BGP_ATTR_AS_PATH, &a) < 0 || (own_asn && a.len < 6))
 		return -1;
-	*off_asn = (uint16_t)(a.val - c + 2);
+	*off_asn = own_asn ? (uint16_t)(a.val - c + 2) : 0;
 	if (af == BGP_AF_IPV4) {
 		if (bgp_attr_find(c, len, BGP_ATTR_NEXT_HOP, &a) < 0 || a.len != 4)
 			return -1;
@@ -319,6 +340,7 @@ lg_aset_add(struct lg_model *m, const struct bgp_attrs *base, uint8_t af, uint32
 	size_t bl = bp ? base->aspath.len : 0, plen, len, llen = 0;
 	struct lg_aset *as;
 	uint16_t so_asn, so_nh;
+	const uint32_t *lp = m->ibgp_feeders ? &m->local_pref : NULL;
 
 	if (m->n_asets == m->cap_asets) {
 		uint32_t nc = m->cap_asets ? m->cap_asets * 2 : 64;
@@ -335,8 +357,13 @@ lg_aset_add(struct lg_model *m, const struct bgp_attrs *base, uint8_t af, uint32
 	if (lg_path_hash(bp, bl, &as->hbase) < 0)
 		return -1;
 	/* Prepend the feeder's ASN (RFC 4271 §5.1.2): into the first segment if
-	 * it is an AS_SEQUENCE with room, else as a new segment. */
-	if (bl >= 2 && bp[0] == BGP_ASPATH_SEQUENCE && bp[1] < 255) {
+	 * it is an AS_SEQUENCE with room, else as a new segment. An iBGP feeder
+	 * does not: it advertises to its own AS (§5.1.2 b), the path as is. */
+	if (m->ibgp_feeders) {
+		if (bl)
+			memcpy(path, bp, bl);
+		plen = bl;
+	} else if (bl >= 2 && bp[0] == BGP_ASPATH_SEQUENCE && bp[1] < 255) {
 		path[0] = BGP_ASPATH_SEQUENCE;
 		path[1] = (uint8_t)(bp[1] + 1);
 		memset(path + 2, 0, 4);
@@ -356,7 +383,7 @@ lg_aset_add(struct lg_model *m, const struct bgp_attrs *base, uint8_t af, uint32
 		llen = base->large_communities.len;
 		memcpy(large, base->large_communities.p, llen);
 	}
-	if (aset_canon(base, af, path, plen, large, llen, out, sizeof(out), &len) < 0 ||
+	if (aset_canon(base, af, path, plen, large, llen, lp, out, sizeof(out), &len) < 0 ||
 	    len > 0xffff)
 		return -1;
 	as->canon = malloc(len);
@@ -366,7 +393,7 @@ lg_aset_add(struct lg_model *m, const struct bgp_attrs *base, uint8_t af, uint32
 	as->len = (uint16_t)len;
 	as->af = af;
 	as->nh_len = af == BGP_AF_IPV4 ? 4 : 16;
-	if (aset_offsets(as->canon, len, af, &as->off_asn, &as->off_nh) < 0)
+	if (aset_offsets(as->canon, len, af, !m->ibgp_feeders, &as->off_asn, &as->off_nh) < 0)
 		goto fail;
 	/* The timestamped variant: one more large community. */
 	{
@@ -374,7 +401,7 @@ lg_aset_add(struct lg_model *m, const struct bgp_attrs *base, uint8_t af, uint32
 		uint32_t v[3] = {htonl(LG_STAMP_GA), htonl(LG_STAMP_PH1), htonl(LG_STAMP_PH2)};
 		memcpy(l, v, 12);
 	}
-	if (aset_canon(base, af, path, plen, large, llen + 12, out, sizeof(out), &len) < 0 ||
+	if (aset_canon(base, af, path, plen, large, llen + 12, lp, out, sizeof(out), &len) < 0 ||
 	    len > 0xffff)
 		goto fail;
 	as->scanon = malloc(len);
@@ -382,8 +409,8 @@ lg_aset_add(struct lg_model *m, const struct bgp_attrs *base, uint8_t af, uint32
 		goto fail;
 	memcpy(as->scanon, out, len);
 	as->slen = (uint16_t)len;
-	if (aset_offsets(as->scanon, len, af, &so_asn, &so_nh) < 0 || so_asn != as->off_asn ||
-	    so_nh != as->off_nh)
+	if (aset_offsets(as->scanon, len, af, !m->ibgp_feeders, &so_asn, &so_nh) < 0 ||
+	    so_asn != as->off_asn || so_nh != as->off_nh)
 		goto fail;
 	*id = m->n_asets++;
 	return 0;
@@ -401,8 +428,10 @@ lg_aset_render(const struct lg_aset *as, const struct lg_feeder *f, bool stamped
 	uint32_t v;
 
 	memcpy(out, stamped ? as->scanon : as->canon, len);
-	v = htonl(f->asn);
-	memcpy(out + as->off_asn, &v, 4);
+	if (as->off_asn) {
+		v = htonl(f->asn);
+		memcpy(out + as->off_asn, &v, 4);
+	}
 	if (as->af == BGP_AF_IPV4) {
 		v = htonl(f->nh4);
 		memcpy(out + as->off_nh, &v, 4);
@@ -522,7 +551,10 @@ synth_asets(struct lg_model *m)
 		for (uint32_t k = 0; k < nsets; k++) {
 			struct bgp_attrs a;
 			uint64_t rs = o->seed * 1000003u + k;
-			uint32_t n = o->aspath_len - 1, v;
+			/* --aspath-len is the path as the feeder sends it: an eBGP
+			 * feeder's ASN comes first (lg_aset_add), an iBGP feeder's
+			 * not at all. */
+			uint32_t n = o->aspath_len - (o->ibgp_feeders ? 0 : 1), v;
 			memset(&a, 0, sizeof(a));
 			a.mask = 1ull << BGP_ATTR_ORIGIN | 1ull << BGP_ATTR_AS_PATH;
 			a.origin = BGP_ORIGIN_IGP;
@@ -960,6 +992,7 @@ lg_model_fini(struct lg_model *m)
 	for (uint32_t i = 0; i < m->n_feeders; i++) {
 		struct lg_feeder *f = &m->feeders[i];
 		free(f->ann.buf);
+		free(f->mann.buf);
 		free(f->wd.buf);
 		free(f->churn.buf);
 		free(f->churn.off);

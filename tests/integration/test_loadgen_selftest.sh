@@ -149,10 +149,60 @@ if run scenario 0 --feeders 4 --overlap 2 --prefixes 300 --ipv6 30 --spokes 2 --
 		"$tmp/ceiling.json" || bad "scenario: --save-ceiling"
 fi
 
-# 7. Usage errors: exit 3 with a message.
+# 7. iBGP feeders (--ibgp-feeders): route-reflector clients in the mirror's AS.
+#    Towards iBGP spokes (clients too) the mirror reflects: AS path, next hop
+#    and LOCAL_PREF (here 200) unchanged, ORIGINATOR_ID and CLUSTER_LIST added,
+#    and every spoke checks all of it route by route; towards eBGP spokes it
+#    strips the iBGP-only attributes. Pairs, churn, resets, refresh; a replay.
+ibgp='--ibgp-feeders --feeder-asn 65515 --spoke-asn 65515 --spoke-asn-step 0'
+# shellcheck disable=SC2086
+if run ibgp-reflect 0 $pairs8 $ibgp --local-pref 200; then
+	check ibgp-reflect 'd["ok"] and d["ibgp_feeders"] and [ph["ok"] for ph in d["phases"]] == [True] * 9'
+	check ibgp-reflect 'p["announce"]["expected_routes"] == 1000 and p["refresh"]["rx_prefixes"] >= 8 * 1000'
+	check ibgp-reflect 'sum(ph["rx_updates_shared"] for ph in d["phases"]) > 0'
+fi
+# shellcheck disable=SC2086
+if run ibgp-external 0 $pairs8 --ibgp-feeders; then
+	check ibgp-external 'd["ok"] and d["ibgp_feeders"] and p["announce"]["expected_routes"] == 1000'
+fi
+# shellcheck disable=SC2086
+if run ibgp-replay 0 --feeders 2 --spokes 6 $ibgp --replay "$RH_TEST_DATA/mrt/updates.20160811.1600.gz" --timeout 60; then
+	check ibgp-replay 'd["ok"] and p["announce"]["expected_routes"] > 0 and p["announce"]["rx_updates_shared"] > 0'
+fi
+# shellcheck disable=SC2086
+run ibgp-empty-path 0 --feeders 2 --spokes 3 $ibgp --aspath-len 0 --ipv6 30 --prefixes 500 --timeout 30 &&
+	check ibgp-empty-path 'd["ok"] and p["announce"]["expected_routes"] == 1000'
+
+# 7b. The mirror alters LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST of one
+#     reflected UPDATE to the last spoke only: that spoke must report wrong
+#     routes naming the attribute (exit 1), no other spoke may.
+for what in local-pref:LOCAL_PREF originator-id:ORIGINATOR_ID cluster-list:CLUSTER_LIST; do
+	opt=${what%%:*} attr=${what#*:}
+	# shellcheck disable=SC2086
+	if run "ibgp-corrupt-$opt" 1 --feeders 2 --prefixes 1000 --spokes 6 $ibgp --timeout 30 --expect-corrupt "$opt"; then
+		check "ibgp-corrupt-$opt" 'not d["ok"] and d["exit"] == 1 and "spoke 5 received" in d["error"]'
+		grep -q "spoke 5: wrong route for .*: $attr" "$tmp/ibgp-corrupt-$opt.err" ||
+			badout "ibgp-corrupt-$opt" "spoke 5 did not report the $attr"
+		grep -q 'spoke [0-4]: wrong route' "$tmp/ibgp-corrupt-$opt.err" &&
+			badout "ibgp-corrupt-$opt" "an intact spoke reported a wrong route"
+	fi
+done
+
+# 7c. A feeder in the route server's AS without --ibgp-feeders (its own ASN
+#     first in AS_PATH: an AS loop) fails at once, and says why.
+run ibgp-unflagged 1 --feeders 1 --feeder-asn 64512 --spokes 1 --prefixes 10 --timeout 10 || true
+grep -q 'an iBGP session: give --ibgp-feeders' "$tmp/ibgp-unflagged.err" || badout ibgp-unflagged "no message"
+
+# 8. Usage errors: exit 3 with a message.
 run usage 3 --feeders 3 --overlap 2 || true
 grep -q 'not a multiple of --overlap' "$tmp/usage.err" || badout usage "no message"
 run usage-phase 3 --phases establish,fly || true
 grep -q "unknown phase 'fly'" "$tmp/usage-phase.err" || badout usage-phase "no message"
+run usage-ibgp-step 3 --ibgp-feeders --feeder-asn-step 1 --feeders 2 || true
+grep -q 'feeder-asn-step 0' "$tmp/usage-ibgp-step.err" || badout usage-ibgp-step "no message"
+run usage-ibgp-corrupt 3 --ibgp-feeders --expect-corrupt cluster-list || true
+grep -q 'need --ibgp-feeders and iBGP spokes' "$tmp/usage-ibgp-corrupt.err" || badout usage-ibgp-corrupt "no message"
+run usage-empty-path 3 --aspath-len 0 || true
+grep -q 'for --ibgp-feeders only' "$tmp/usage-empty-path.err" || badout usage-empty-path "no message"
 
 exit $fail

@@ -56,8 +56,11 @@ class Group:
     """A set of sessions configured alike: name, role, [(addr, asn)], range.
 
     role: 'rs-client' (eBGP route-server client: RFC 7947, AS path and next hop
-    unchanged), 'rr-client' (iBGP route-reflector client) or 'ebgp' (a plain eBGP
-    neighbour: what reaches iBGP clients carries its path unprepended anyway)."""
+    unchanged), 'rr-client' (iBGP route-reflector client, in the daemon's AS: its
+    routes are reflected to the other clients with next hop, AS path and LOCAL_PREF
+    unchanged and ORIGINATOR_ID / CLUSTER_LIST added, RFC 4456 — feeders and spokes
+    of the reflect scenario) or 'ebgp' (a plain eBGP neighbour: what reaches iBGP
+    clients carries its path unprepended anyway)."""
 
     def __init__(self, name, peers, role='rs-client'):
         assert role in ('rs-client', 'rr-client', 'ebgp')

@@ -30,6 +30,7 @@ class Scenario:
     name = ''
     title = ''
     ibgp_spokes = False  # spokes are iBGP route-reflector clients of the route server
+    ibgp_feeders = False  # feeders too (RFC 4456: the route server reflects their routes)
     # phase kind (or phase text) whose convergence is the headline figure
     headline = 'announce'
     headline_label = 'convergence'
@@ -52,6 +53,8 @@ class Scenario:
 
     def session_opts(self):
         o = ['--feeders', str(self.feeders), '--spokes', str(self.spokes)]
+        if self.ibgp_feeders:
+            o += ['--ibgp-feeders', '--feeder-asn', str(RS_ASN), '--feeder-asn-step', '0']
         if self.ibgp_spokes:
             o += ['--spoke-asn', str(RS_ASN), '--spoke-asn-step', '0']
         return o
@@ -157,10 +160,14 @@ class Churn(Fanout):
 class Reflect(Scenario):
     name = 'reflect'
     title = '1 feeder x 100,000 routes -> 1,000 iBGP route-reflector clients'
-    # The loadgen's feeders are eBGP (their ASN first in the path); its spokes can be
-    # iBGP (--spoke-asn RS --spoke-asn-step 0) and then expect the path unprepended.
-    # So the feeder is an eBGP route-server client and the spokes are the route
-    # server's iBGP route-reflector clients.
+    # Route reflection proper (RFC 4456): the feeder and the spokes are all iBGP
+    # route-reflector clients of the route server, in its AS. The feeder
+    # (--ibgp-feeders) sends the set's AS path as it is (no ASN of its own) and
+    # LOCAL_PREF; the route server reflects its routes to the other clients with
+    # AS path, next hop and LOCAL_PREF unchanged, ORIGINATOR_ID (the feeder's BGP
+    # Identifier) and CLUSTER_LIST (its own CLUSTER_ID, by default its router id)
+    # added, which every spoke checks route by route.
+    ibgp_feeders = True
     ibgp_spokes = True
 
     def build(self):
@@ -172,8 +179,8 @@ class Reflect(Scenario):
                        'announce', 'eor', 'withdraw']
 
     def size_text(self):
-        return (f'1 eBGP feeder x {self.prefixes:,} routes -> {self.spokes:,} iBGP '
-                f'route-reflector clients')
+        return (f'1 iBGP feeder x {self.prefixes:,} routes -> {self.spokes:,} iBGP '
+                f'route-reflector clients (the feeder one too)')
 
 
 class Sessions(Scenario):

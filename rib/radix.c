@@ -323,11 +323,6 @@ rn_of(struct rib_entry *e)
  * Under AddressSanitizer, free nodes and the unused tail are poisoned.
  */
 #define RN_REGION_CHUNK (1u << 20)
-#ifdef MADV_POPULATE_WRITE
-#define RN_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
-#else
-#define RN_MADV_POPULATE_WRITE 23 /* <linux/mman.h> */
-#endif
 
 #if defined(RN_POOL_MALLOC)
 #include <sanitizer/asan_interface.h>
@@ -375,9 +370,6 @@ rn_region_get(struct rn_region *r)
 		if (r->committed + RN_REGION_CHUNK > r->reserved ||
 		    mprotect(r->base + r->committed, RN_REGION_CHUNK, PROT_READ | PROT_WRITE) != 0)
 			return NULL;
-		/* Fault the chunk in with one call rather than a page at a
-		 * time as nodes land on it (Linux 5.14; harmless if older). */
-		(void)madvise(r->base + r->committed, RN_REGION_CHUNK, RN_MADV_POPULATE_WRITE);
 		RN_POISON(r->base + r->committed, RN_REGION_CHUNK);
 		r->committed += RN_REGION_CHUNK;
 	}

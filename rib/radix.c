@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -336,14 +337,22 @@ rn_of(struct rib_entry *e)
 static int
 rn_region_init(struct rn_region *r)
 {
-	/* 32 GiB of address space names 429 M nodes (offset / 16 < 2^31);
-	 * smaller where the address space is limited (RLIMIT_AS). */
+	/* 32 GiB of address space names 429 M nodes (offset / 16 < 2^31).
+	 * Under an address-space limit (RLIMIT_AS) a tree takes at most a
+	 * sixteenth of it, so that a few trees leave room for the rest. */
 	static const size_t sizes[] = {(size_t)32 << 30, (size_t)4 << 30, (size_t)512 << 20,
 	                               (size_t)64 << 20};
+	struct rlimit rl;
+	size_t cap = SIZE_MAX;
 
 	memset(r, 0, sizeof(*r));
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		cap = (size_t)(rl.rlim_cur / 16);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		void *m = mmap(NULL, sizes[i], PROT_NONE,
+		void *m;
+		if (sizes[i] > cap && i + 1 < sizeof(sizes) / sizeof(sizes[0]))
+			continue;
+		m = mmap(NULL, sizes[i], PROT_NONE,
 		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (m != MAP_FAILED) {
 			r->base = m;

@@ -5,7 +5,10 @@
  * In (io thread): a decoded UPDATE's attributes are made canonical,
  * adjusted for route reflection (RFC 4456 §8: ORIGINATOR_ID added, loops
  * dropped), interned once, and every NLRI becomes an op for the shard that
- * owns the prefix.
+ * owns the prefix. With a max_routes the io thread also keeps the peer's
+ * Adj-RIB-In as a prefix set, for an exact count (held_add); the peer's
+ * enhanced route refresh (RFC 7313 BoRR/EoRR) marks and sweeps it as the
+ * shards do the peer's paths (held_stale).
  *
  * Out (shard thread, callbacks of routehub/shard.h): peers with equal
  * outbound policy and encoding form an update group. For the prefixes whose
@@ -75,9 +78,13 @@ struct exp_job {
 	uint32_t gen;           /* JOB_DUMP_DONE: the dump request's generation */
 };
 
-/* Prefix set for exact Adj-RIB-In counting (max_routes). */
+/* Prefix set for exact Adj-RIB-In counting (max_routes). stale mirrors the
+ * shards' mark on the peer's path (RFC 7313 enhanced route refresh): set for
+ * the family at the peer's BoRR, cleared by a re-announcement, and the
+ * prefixes still marked at its EoRR leave the set as their paths leave the
+ * RIB (held_stale). */
 struct pfx_key {
-	uint8_t af, len, used, pad;
+	uint8_t af, len, used, stale;
 	uint32_t path_id;
 	uint8_t addr[16];
 };
@@ -85,8 +92,9 @@ struct pfx_set {
 	struct pfx_key *v;
 	uint32_t cap, n, tomb;
 };
-/* The prefixes one UPDATE added to its peer's set, to take them back when
- * the UPDATE is refused. One per io loop. */
+/* The prefixes one UPDATE added to its peer's set, or whose stale mark it
+ * cleared (entry's stale set), to take that back when the UPDATE is refused.
+ * One per io loop. */
 struct pfx_undo {
 	struct pfx_key *v;
 	size_t n, cap;
@@ -219,10 +227,13 @@ pfx_eq(const struct pfx_key *a, const struct pfx_key *b)
 	       memcmp(a->addr, b->addr, 16) == 0;
 }
 
+/* Rehash without the tombstones: at twice the size, or at the same size when
+ * the live entries fill under half of the load bound (withdrawals and
+ * refresh sweeps leave tombstones; the table must not double for them). */
 static int
 pfx_grow(struct pfx_set *s)
 {
-	uint32_t ncap = s->cap ? s->cap * 2 : 256;
+	uint32_t ncap = !s->cap ? 256 : (s->n + 1) * 20 < s->cap * 7 ? s->cap : s->cap * 2;
 	struct pfx_key *nv = calloc(ncap, sizeof(*nv)), *ov = s->v;
 	uint32_t ocap = s->cap;
 
@@ -244,7 +255,8 @@ pfx_grow(struct pfx_set *s)
 	return 0;
 }
 
-/* 1 if inserted, 0 if present, -1 on memory. used: 1 live, 2 tombstone. */
+/* 1 if inserted, 0 if present, 2 if present with a stale mark (now
+ * cleared), -1 on memory. used: 1 live, 2 tombstone. */
 static int
 pfx_add(struct pfx_set *s, const struct pfx_key *k)
 {
@@ -260,8 +272,12 @@ pfx_add(struct pfx_set *s, const struct pfx_key *k)
 				t = j;
 			continue;
 		}
-		if (pfx_eq(&s->v[j], k))
-			return 0;
+		if (pfx_eq(&s->v[j], k)) {
+			if (!s->v[j].stale)
+				return 0;
+			s->v[j].stale = 0;
+			return 2;
+		}
 	}
 	if (t != UINT32_MAX) {
 		j = t;
@@ -269,8 +285,23 @@ pfx_add(struct pfx_set *s, const struct pfx_key *k)
 	}
 	s->v[j] = *k;
 	s->v[j].used = 1;
+	s->v[j].stale = 0;
 	s->n++;
 	return 1;
+}
+
+/* The live entry equal to k, or NULL. */
+static struct pfx_key *
+pfx_find(struct pfx_set *s, const struct pfx_key *k)
+{
+	if (!s->cap)
+		return NULL;
+	for (uint32_t j = (uint32_t)pfx_hash(k) & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+		if (s->v[j].used == 0)
+			return NULL;
+		if (s->v[j].used == 1 && pfx_eq(&s->v[j], k))
+			return &s->v[j];
+	}
 }
 
 static int
@@ -1488,8 +1519,10 @@ undo_push(struct pfx_undo *un, const struct pfx_key *k)
 /* Hold the prefixes of an announcement run (max_routes counting). A prefix
  * counts once however often the UPDATE lists it: the same NLRI twice, or an
  * IPv4 prefix in both the NLRI field and MP_REACH_NLRI, is one route of the
- * Adj-RIB-In (RFC 4271 §3.2), not two. Each prefix added is logged in un.
- * -1: out of memory. */
+ * Adj-RIB-In (RFC 4271 §3.2), not two. A held prefix marked stale by the
+ * peer's BoRR is re-announced: its mark goes, as the shards clear their
+ * path's (RFC 7313 §4), and it stays at EoRR. Each prefix added, and each
+ * mark cleared, is logged in un. -1: out of memory. */
 static int
 held_add_run(struct peer *p, struct pfx_undo *un, const struct bgp_nlri *n)
 {
@@ -1504,23 +1537,65 @@ held_add_run(struct peer *p, struct pfx_undo *un, const struct bgp_nlri *n)
 			return -1;
 		if (r == 0)
 			continue; /* held already, or listed before in this UPDATE */
+		k.stale = r == 2; /* for held_undo: mark it again, or take it out */
 		if (undo_push(un, &k) < 0) {
-			pfx_del(p->exp.held, &k);
+			struct pfx_key *e;
+			if (r == 1)
+				pfx_del(p->exp.held, &k);
+			else if ((e = pfx_find(p->exp.held, &k)))
+				e->stale = 1;
 			return -1;
 		}
-		p->exp.routes++;
+		if (r == 1)
+			p->exp.routes++;
 	}
 	return 0;
 }
 
-/* Take back what held_add_run added for a refused UPDATE. */
+/* Take back what held_add_run did for a refused UPDATE: the prefixes it
+ * added go, the stale marks it cleared come back (the shards saw none of
+ * the UPDATE's announcements). */
 static void
 held_undo(struct peer *p, struct pfx_undo *un)
 {
-	for (size_t i = 0; i < un->n; i++)
-		if (pfx_del(p->exp.held, &un->v[i]))
+	for (size_t i = 0; i < un->n; i++) {
+		if (un->v[i].stale) {
+			struct pfx_key *e = pfx_find(p->exp.held, &un->v[i]);
+			if (e)
+				e->stale = 1;
+		} else if (pfx_del(p->exp.held, &un->v[i])) {
 			p->exp.routes--;
+		}
+	}
 	un->n = 0;
+}
+
+/* The peer's BoRR (begin) or EoRR for family af, as the shards apply it
+ * (rib/shard.c RIB_OP_STALE_BEGIN / _END), so that the count stays their
+ * Adj-RIB-In size. BoRR marks every held prefix of af stale, those marked
+ * already and those re-announced since an earlier BoRR included (a BoRR
+ * before the EoRR starts over); EoRR takes out those still marked, and
+ * without a BoRR before it finds none. A session that goes down frees the
+ * set (exp_peer_down), marks and all. Cost: the set's size, as the shards'
+ * walk of the peer's paths. */
+static void
+held_stale(struct peer *p, int af, bool begin)
+{
+	struct pfx_set *s = p->exp.held;
+
+	for (uint32_t j = 0; j < s->cap; j++) {
+		struct pfx_key *e = &s->v[j];
+		if (e->used != 1 || e->af != af)
+			continue;
+		if (begin) {
+			e->stale = 1;
+		} else if (e->stale) {
+			e->used = 2;
+			s->n--;
+			s->tomb++;
+			p->exp.routes--;
+		}
+	}
 }
 
 /* The announcements of u (the runs with an attribute set in a[]) enter the
@@ -1864,6 +1939,12 @@ exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool
 	op.af = (uint8_t)af;
 	op.peer_id = p->exp.id;
 	rib_push_all(x->shards, sl->idx, &op);
+	/* The count of max_routes follows: the swept routes are no longer
+	 * held (with warn, that may bring the peer back within its limit). */
+	if (p->exp.held) {
+		held_stale(p, af, begin);
+		exp_peer_limit(p);
+	}
 	pending(sl);
 }
 

@@ -82,7 +82,9 @@ void exp_peer_down(struct exp *x, struct sess_loop *sl, struct peer *p);
  * max_routes_action changed (an UPDATE, a reload): with max_routes_action
  * warn, log going over the limit once, and going back within it. */
 void exp_peer_limit(struct peer *p);
-/* io thread: BoRR / EoRR from the peer (RFC 7313), route refresh request. */
+/* io thread: BoRR / EoRR from the peer (RFC 7313): the shards mark / sweep
+ * its stale paths of af, and the count of routes held follows. Route
+ * refresh request. */
 void exp_peer_stale(struct exp *x, struct sess_loop *sl, struct peer *p, int af, bool begin);
 void exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p, int af);
 /* io thread: ops of this burst go to the shards now. */

@@ -24,48 +24,22 @@ teardown), and a raw spoke `s` that receives f's routes:
 Every wait is a bounded poll; no timing is asserted.
 """
 import ipaddress
-import json
 import os
-import random
-import shutil
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import rawbgp  # noqa: E402
+import rhtest  # noqa: E402
+from rhtest import (Table, base_attrs, check, drain, ipv4_update, pfx, poll,  # noqa: E402
+                    read_until, withdraw)
 
-BIN = os.environ.get('RH_BIN') or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build', 'bin')
-PORT = 179
 LIMIT = 10
-FAILS = []
 BORR, EORR = 1, 2
 
 
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-
-
-def pfx(p):
-    """A /24 in wire form (length, three octets)."""
-    return bytes([24]) + socket.inet_aton(p)[:3]
-
-
-def base_attrs(asn=65001):
-    attrs = bytes([0x40, 1, 1, 0])                                     # ORIGIN IGP
-    attrs += bytes([0x40, 2, 6, 2, 1]) + struct.pack('!I', asn)        # AS_PATH
-    return attrs
-
-
 def announce(prefixes):
-    attrs = base_attrs() + bytes([0x40, 3, 4]) + socket.inet_aton('198.18.52.1')  # NEXT_HOP
-    return rawbgp.update(attrs=attrs, nlri=b''.join(pfx(p) for p in prefixes))
+    return ipv4_update(prefixes, '198.18.52.1')
 
 
 def announce_v6(prefix):
@@ -79,256 +53,108 @@ def announce_v6(prefix):
     return rawbgp.update(attrs=base_attrs() + mp)
 
 
-def withdraw(prefixes):
-    return rawbgp.update(withdrawn=b''.join(pfx(p) for p in prefixes))
-
-
-def walk(buf):
-    j = 0
-    while j < len(buf):
-        n = (buf[j] + 7) // 8
-        yield bytes(buf[j:j + 1 + n])
-        j += 1 + n
-
-
-class Table:
-    """What a receiver holds: IPv4 prefixes (wire form) announced, not withdrawn."""
-
-    def __init__(self):
-        self.routes = set()
-
-    def apply(self, m):
-        if m.code != rawbgp.UPDATE:
-            return
-        b = m.body
-        wl = struct.unpack('!H', b[:2])[0]
-        al = struct.unpack('!H', b[2 + wl:4 + wl])[0]
-        self.routes -= set(walk(b[2:2 + wl]))
-        self.routes |= set(walk(b[4 + wl + al:]))
-
-
-def ctl(sock, *args):
-    return subprocess.run([os.path.join(BIN, 'routehubctl'), '-s', sock] + list(args),
-                          capture_output=True, text=True, timeout=20)
-
-
-def peer_info(sock, name):
-    """GET /v1/peers/NAME."""
-    r = ctl(sock, '--json', 'show', 'peer', name)
-    return json.loads(r.stdout) if r.returncode == 0 else None
-
-
-def rib_peer(sock, name):
-    """name's line of `show rib`: {received, accepted: {ipv4, ipv6, total}, ...}."""
-    r = ctl(sock, '--json', 'show', 'rib')
-    if r.returncode != 0:
-        return None
-    for p in json.loads(r.stdout or '{}').get('peers', []):
-        if p.get('name') == name:
-            return p
-    return None
-
-
-def poll(get, good, timeout):
-    """Poll get() until good(value) or the deadline; the last value either way."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = get()
-        if good(v) or time.monotonic() > deadline:
-            return v
-        time.sleep(0.1)  # poll interval
-
-
-def read_until(sp, table, cond, timeout):
-    """Read sp's messages into table until cond() holds; bounded."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        try:
-            table.apply(sp.recv_msg(timeout=min(left, 0.5)))
-        except TimeoutError:
-            pass
-    return True
-
-
-def drain(sp, budget=0.05):
-    """Read whatever arrives within `budget` (kept in sp.received)."""
-    try:
-        while True:
-            sp.recv_msg(timeout=budget)
-    except TimeoutError:
-        pass
-
-
-def pick_net(second):
-    """'127.<second>.<r>': a /24 at random whose .1 nobody listens on, so that
-    runs in parallel (other checkouts) do not collide."""
-    for _ in range(64):
-        net = f'127.{second}.{random.randrange(1, 255)}'
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind((net + '.1', PORT))
-            return net
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise RuntimeError(f'no free address in 127.{second}.0.0/16')
-
-
-def main():
-    if not os.path.exists(os.path.join(BIN, 'routehubd')):
-        print(f'SKIP: no routehubd in {BIN}')
-        return 77
-    net = pick_net(52)
-    rs, f_addr, s_addr = net + '.1', net + '.11', net + '.21'
-    tmp = tempfile.mkdtemp(prefix='rh-maxr-rr-')
-    sock = os.path.join(tmp, 'api.sock')
-    conf = os.path.join(tmp, 'rh.yaml')
-    logpath = os.path.join(tmp, 'routehubd.log')
-    with open(conf, 'w') as f:
-        f.write(f'''local:
-  asn: 65515
-  router_id: 10.52.0.1
-  listen: ["{rs}:{PORT}"]
-  api: {{socket: {sock}}}
-peers:
-  - {{name: f, address: {f_addr}, asn: 65001, passive: true, max_routes: {LIMIT},
+def peers(h):
+    return f'''  - {{name: f, address: {h.addr(11)}, asn: 65001, passive: true, max_routes: {LIMIT},
      max_routes_action: teardown, transparent: true}}
-  - {{name: s, address: {s_addr}, asn: 65002, passive: true, transparent: true}}
-''')
-    log = open(logpath, 'w')
-    d = subprocess.Popen([os.path.join(BIN, 'routehubd'), '-c', conf], stdout=log,
-                         stderr=subprocess.STDOUT)
-    speakers = []
+  - {{name: s, address: {h.addr(21)}, asn: 65002, passive: true, transparent: true}}
+'''
+
+
+def body(h):
+    s = h.connect(h.addr(21), 65002, '10.52.2.1', caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65002)])
+    st = Table()
+    f = h.connect(h.addr(11), 65001, '10.52.1.1',
+                  caps=[rawbgp.cap_mp(1, 1), rawbgp.cap_mp(2, 1), rawbgp.cap_as4(65001),
+                        rawbgp.cap_route_refresh(), rawbgp.cap_enhanced_route_refresh()])
+    opened = f.received[0].open
+    check('enhanced-route-refresh' in opened['cap_names'],
+          f'routehubd offers enhanced route refresh ({sorted(opened["cap_names"])})')
+
+    def received():
+        i = h.peer_info('f')
+        return i and i.get('routes_received')
+
+    def want_s(names):
+        w = {pfx(p) for p in names}
+        read_until(s, lambda: st.routes == w, 10, table=st)
+        return st.routes == w
+
+    # 8 routes.
+    first = [f'10.52.{i}.0' for i in range(1, 9)]
+    f.send(announce(first) + rawbgp.update())
+    got = poll(received, lambda v: v == 8, 10)
+    check(got == 8, f'f announced 8 prefixes: routes_received 8 ({got})')
+    check(want_s(first), f's holds the 8 ({len(st.routes)})')
+
+    # BoRR, 3 of the 8 again, EoRR: the other 5 are swept.
+    kept = first[:3]
+    f.send(rawbgp.route_refresh(1, 1, BORR) + announce(kept) +
+           rawbgp.route_refresh(1, 1, EORR))
+    check(want_s(kept), f'after BoRR, 3 re-announced, EoRR: s holds only those 3 '
+          f'({len(st.routes)})')
+    p = poll(lambda: h.rib_peer('f'),
+             lambda v: v and v['accepted']['total'] == 3, 10)
+    check(p is not None and p['accepted']['total'] == 3,
+          f'the RIB holds 3 routes of f ({p and p["accepted"]})')
+    info = poll(lambda: h.peer_info('f'),
+                lambda v: v and v.get('refresh_in', 0) >= 2 and v['routes_received'] == 3, 10)
+    check(info is not None and info.get('refresh_in') == 2,
+          f'routehubd read the BoRR and the EoRR ({info and info.get("refresh_in")})')
+    check(info is not None and info['routes_received'] == 3,
+          f'routes_received 3 after the EoRR ({info and info["routes_received"]})')
+
+    # 7 new: 10 routes, exactly the limit.
+    new = [f'10.52.{i}.0' for i in range(11, 18)]
+    f.send(announce(new))
+    check(want_s(kept + new), f'7 new prefixes: s holds the 10 ({len(st.routes)})')
+    mark = len(f.received)
+    f.send(rawbgp.route_refresh(1, 1, 0))
     try:
-        deadline = time.monotonic() + 20
-        while ctl(sock, 'show', 'status').returncode != 0:
-            if time.monotonic() > deadline or d.poll() is not None:
-                raise RuntimeError('routehubd did not start')
-            time.sleep(0.1)
+        m = f.recv_until(lambda m: m.code == rawbgp.NOTIFICATION or
+                         (m.code == rawbgp.ROUTE_REFRESH and m.body[2] == EORR), 10)
+        what = repr(m)
+    except (TimeoutError, rawbgp.ConnectionClosed) as e:
+        m, what = None, repr(e)
+    notes = [x for x in f.received[mark:] if x.code == rawbgp.NOTIFICATION]
+    check(m is not None and m.code == rawbgp.ROUTE_REFRESH and not notes,
+          f'at the limit the session stays up: f\'s ROUTE-REFRESH answered with EoRR, '
+          f'no NOTIFICATION ({what}, {notes})')
+    info = poll(lambda: h.peer_info('f'),
+                lambda v: v and v.get('routes_received') == LIMIT, 10)
+    check(info is not None and info['routes_received'] == LIMIT and
+          info['state'] == 'Established' and info['flaps'] == 0 and
+          info['max_routes_exceeded'] is False,
+          f'routes_received {LIMIT}, Established, no flap, not over the limit '
+          f'({info and (info["routes_received"], info["state"], info["flaps"])})')
 
-        s = rawbgp.RawSpeaker.connect(rs, PORT, source=s_addr)
-        speakers.append(s)
-        s.handshake(65002, '10.52.2.1', caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65002)])
-        st = Table()
-        f = rawbgp.RawSpeaker.connect(rs, PORT, source=f_addr)
-        speakers.append(f)
-        f.handshake(65001, '10.52.1.1',
-                    caps=[rawbgp.cap_mp(1, 1), rawbgp.cap_mp(2, 1), rawbgp.cap_as4(65001),
-                          rawbgp.cap_route_refresh(), rawbgp.cap_enhanced_route_refresh()])
-        opened = f.received[0].open
-        check('enhanced-route-refresh' in opened['cap_names'],
-              f'routehubd offers enhanced route refresh ({sorted(opened["cap_names"])})')
+    # A second BoRR before the EoRR starts over; a withdrawal counts once.
+    a, w, b = kept[0], kept[1], new[0]
+    f.send(rawbgp.route_refresh(1, 1, BORR) + announce([a]) +
+           rawbgp.route_refresh(1, 1, BORR) + withdraw([w]) + announce([b]) +
+           rawbgp.route_refresh(1, 1, EORR))
+    check(want_s([b]), f'BoRR, A, BoRR, withdraw W, B, EoRR: s holds only B '
+          f'({len(st.routes)})')
+    got = poll(received, lambda v: v == 1, 10)
+    check(got == 1, f'routes_received 1 ({got})')
 
-        def received():
-            i = peer_info(sock, 'f')
-            return i and i.get('routes_received')
-
-        def want_s(names):
-            w = {pfx(p) for p in names}
-            read_until(s, st, lambda: st.routes == w, 10)
-            return st.routes == w
-
-        # 8 routes.
-        first = [f'10.52.{i}.0' for i in range(1, 9)]
-        f.send(announce(first) + rawbgp.update())
-        got = poll(received, lambda v: v == 8, 10)
-        check(got == 8, f'f announced 8 prefixes: routes_received 8 ({got})')
-        check(want_s(first), f's holds the 8 ({len(st.routes)})')
-
-        # BoRR, 3 of the 8 again, EoRR: the other 5 are swept.
-        kept = first[:3]
-        f.send(rawbgp.route_refresh(1, 1, BORR) + announce(kept) +
-               rawbgp.route_refresh(1, 1, EORR))
-        check(want_s(kept), f'after BoRR, 3 re-announced, EoRR: s holds only those 3 '
-              f'({len(st.routes)})')
-        p = poll(lambda: rib_peer(sock, 'f'),
-                 lambda v: v and v['accepted']['total'] == 3, 10)
-        check(p is not None and p['accepted']['total'] == 3,
-              f'the RIB holds 3 routes of f ({p and p["accepted"]})')
-        info = poll(lambda: peer_info(sock, 'f'),
-                    lambda v: v and v.get('refresh_in', 0) >= 2 and v['routes_received'] == 3, 10)
-        check(info is not None and info.get('refresh_in') == 2,
-              f'routehubd read the BoRR and the EoRR ({info and info.get("refresh_in")})')
-        check(info is not None and info['routes_received'] == 3,
-              f'routes_received 3 after the EoRR ({info and info["routes_received"]})')
-
-        # 7 new: 10 routes, exactly the limit.
-        new = [f'10.52.{i}.0' for i in range(11, 18)]
-        f.send(announce(new))
-        check(want_s(kept + new), f'7 new prefixes: s holds the 10 ({len(st.routes)})')
-        mark = len(f.received)
-        f.send(rawbgp.route_refresh(1, 1, 0))
-        try:
-            m = f.recv_until(lambda m: m.code == rawbgp.NOTIFICATION or
-                             (m.code == rawbgp.ROUTE_REFRESH and m.body[2] == EORR), 10)
-            what = repr(m)
-        except (TimeoutError, rawbgp.ConnectionClosed) as e:
-            m, what = None, repr(e)
-        notes = [x for x in f.received[mark:] if x.code == rawbgp.NOTIFICATION]
-        check(m is not None and m.code == rawbgp.ROUTE_REFRESH and not notes,
-              f'at the limit the session stays up: f\'s ROUTE-REFRESH answered with EoRR, '
-              f'no NOTIFICATION ({what}, {notes})')
-        info = poll(lambda: peer_info(sock, 'f'),
-                    lambda v: v and v.get('routes_received') == LIMIT, 10)
-        check(info is not None and info['routes_received'] == LIMIT and
-              info['state'] == 'Established' and info['flaps'] == 0 and
-              info['max_routes_exceeded'] is False,
-              f'routes_received {LIMIT}, Established, no flap, not over the limit '
-              f'({info and (info["routes_received"], info["state"], info["flaps"])})')
-
-        # A second BoRR before the EoRR starts over; a withdrawal counts once.
-        a, w, b = kept[0], kept[1], new[0]
-        f.send(rawbgp.route_refresh(1, 1, BORR) + announce([a]) +
-               rawbgp.route_refresh(1, 1, BORR) + withdraw([w]) + announce([b]) +
-               rawbgp.route_refresh(1, 1, EORR))
-        check(want_s([b]), f'BoRR, A, BoRR, withdraw W, B, EoRR: s holds only B '
-              f'({len(st.routes)})')
-        got = poll(received, lambda v: v == 1, 10)
-        check(got == 1, f'routes_received 1 ({got})')
-
-        # An IPv4 refresh leaves the IPv6 route.
-        f.send(announce_v6('2001:db8:5200::/48'))
-        got = poll(received, lambda v: v == 2, 10)
-        check(got == 2, f'an IPv6 prefix: routes_received 2 ({got})')
-        f.send(rawbgp.route_refresh(1, 1, BORR) + rawbgp.route_refresh(1, 1, EORR))
-        check(want_s([]), f'IPv4 BoRR, EoRR, nothing re-sent: s holds nothing '
-              f'({len(st.routes)})')
-        p = poll(lambda: rib_peer(sock, 'f'),
-                 lambda v: v and v['accepted']['total'] == 1, 10)
-        check(p is not None and p['accepted'] == {'ipv4': 0, 'ipv6': 1, 'total': 1},
-              f'the RIB holds f\'s IPv6 route only ({p and p["accepted"]})')
-        got = poll(received, lambda v: v == 1, 10)
-        check(got == 1, f'routes_received 1, the IPv6 one ({got})')
-        drain(f)
-        check(d.poll() is None and
-              not any(x.code == rawbgp.NOTIFICATION for x in f.received + s.received),
-              'no NOTIFICATION, routehubd still running')
-    except Exception as e:  # noqa: BLE001
-        check(False, f'exception: {e!r}')
-    finally:
-        for sp in speakers:
-            try:
-                sp.close()
-            except Exception:
-                pass
-        d.terminate()
-        try:
-            d.wait(10)
-        except subprocess.TimeoutExpired:
-            d.kill()
-            d.wait(5)
-        log.close()
-        if FAILS:
-            print(open(logpath).read()[-4000:])
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f'{0 if FAILS else 1} passed, {len(FAILS)} failed')
-    return 1 if FAILS else 0
+    # An IPv4 refresh leaves the IPv6 route.
+    f.send(announce_v6('2001:db8:5200::/48'))
+    got = poll(received, lambda v: v == 2, 10)
+    check(got == 2, f'an IPv6 prefix: routes_received 2 ({got})')
+    f.send(rawbgp.route_refresh(1, 1, BORR) + rawbgp.route_refresh(1, 1, EORR))
+    check(want_s([]), f'IPv4 BoRR, EoRR, nothing re-sent: s holds nothing '
+          f'({len(st.routes)})')
+    p = poll(lambda: h.rib_peer('f'),
+             lambda v: v and v['accepted']['total'] == 1, 10)
+    check(p is not None and p['accepted'] == {'ipv4': 0, 'ipv6': 1, 'total': 1},
+          f'the RIB holds f\'s IPv6 route only ({p and p["accepted"]})')
+    got = poll(received, lambda v: v == 1, 10)
+    check(got == 1, f'routes_received 1, the IPv6 one ({got})')
+    drain(f)
+    check(h.running() and
+          not any(x.code == rawbgp.NOTIFICATION for x in f.received + s.received),
+          'no NOTIFICATION, routehubd still running')
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(rhtest.run(52, 'rh-maxr-rr-', peers, body))

@@ -27,18 +27,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import rawbgp  # noqa: E402
+from rhtest import BIN, FAILS, check, ctl  # noqa: E402
 
-BIN = os.environ.get('RH_BIN') or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build', 'bin')
 RS = '127.44.0.1'
 PORT = 179
-FAILS = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        FAILS.append(what)
 
 
 def ipv4_update(prefix, plen, nexthop, asn):
@@ -48,11 +40,6 @@ def ipv4_update(prefix, plen, nexthop, asn):
     nb = (plen + 7) // 8
     nlri = bytes([plen]) + socket.inet_aton(prefix)[:nb]
     return rawbgp.update(attrs=attrs, nlri=nlri)
-
-
-def ctl(sock, *args):
-    return subprocess.run([os.path.join(BIN, 'routehubctl'), '-s', sock] + list(args),
-                          capture_output=True, text=True, timeout=20)
 
 
 def main():

@@ -27,60 +27,25 @@ Expected, all checked:
 Every wait is a bounded poll; no timing is asserted.
 """
 import os
-import random
-import shutil
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import rawbgp  # noqa: E402
+import rhtest  # noqa: E402
+from rhtest import (base_attrs, check, drain, med_attr, med_of, nexthop_attr,  # noqa: E402
+                    pack_updates, table_prefixes, walk)
 
-BIN = os.environ.get('RH_BIN') or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build', 'bin')
-PORT = 179
 NPFX = 20000
 MAX_ROUNDS = 300
-FAILS = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-
-
-def prefixes():
-    return [bytes([24, 10 + (i >> 16), (i >> 8) & 255, i & 255]) for i in range(NPFX)]
 
 
 def updates(med, asn=65001):
     """The whole table with this MED, packed into 4096-byte UPDATEs."""
-    attrs = bytes([0x40, 1, 1, 0])
-    attrs += bytes([0x40, 2, 6, 2, 1]) + struct.pack('!I', asn)
-    attrs += bytes([0x40, 3, 4]) + socket.inet_aton('198.18.51.1')
-    attrs += bytes([0x80, 4, 4]) + struct.pack('!I', med)
-    room = 4096 - 23 - len(attrs)
-    out, nlri = [], b''
-    for p in prefixes():
-        if len(nlri) + len(p) > room:
-            out.append(rawbgp.update(attrs=attrs, nlri=nlri))
-            nlri = b''
-        nlri += p
-    if nlri:
-        out.append(rawbgp.update(attrs=attrs, nlri=nlri))
-    return b''.join(out)
-
-
-def walk(buf):
-    j = 0
-    while j < len(buf):
-        n = (buf[j] + 7) // 8
-        yield bytes(buf[j:j + 1 + n])
-        j += 1 + n
+    attrs = base_attrs(asn) + nexthop_attr('198.18.51.1') + med_attr(med)
+    return b''.join(pack_updates(table_prefixes(NPFX), attrs))
 
 
 class Table:
@@ -115,17 +80,7 @@ class Table:
         al = struct.unpack('!H', b[2 + wl:4 + wl])[0]
         a = b[4 + wl:4 + wl + al]
         nlri = b[4 + wl + al:]
-        med = None
-        i = 0
-        while i < len(a):
-            flags, t = a[i], a[i + 1]
-            if flags & 0x10:
-                ln, hl = struct.unpack('!H', a[i + 2:i + 4])[0], 4
-            else:
-                ln, hl = a[i + 2], 3
-            if t == 4:
-                med = struct.unpack('!I', a[i + hl:i + hl + 4])[0]
-            i += hl + ln
+        med = med_of(a)
         for p in walk(w):
             self.routes.pop(p, None)
             self.stale.discard(p)
@@ -138,191 +93,109 @@ class Table:
                 self.resent.add(p)
 
 
-def drain(sp, table=None, budget=0.01):
-    """Read whatever is there (bounded)."""
-    try:
-        while True:
-            m = sp.recv_msg(timeout=budget)
-            if table is not None:
-                table.apply(m)
-    except TimeoutError:
-        pass
-
-
-def ctl(sock, *args):
-    return subprocess.run([os.path.join(BIN, 'routehubctl'), '-s', sock] + list(args),
-                          capture_output=True, text=True, timeout=20)
-
-
-def pick_net(second):
-    """'127.<second>.<r>': a /24 at random whose .1 nobody listens on, so that
-    runs in parallel (other checkouts) do not collide."""
-    for _ in range(64):
-        net = f'127.{second}.{random.randrange(1, 255)}'
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind((net + '.1', PORT))
-            return net
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise RuntimeError(f'no free address in 127.{second}.0.0/16')
-
-
-def main():
-    if not os.path.exists(os.path.join(BIN, 'routehubd')):
-        print(f'SKIP: no routehubd in {BIN}')
-        return 77
-    net = pick_net(51)
-    rs, feeder_addr, slow_addr = net + '.1', net + '.11', net + '.21'
-    tmp = tempfile.mkdtemp(prefix='rh-rrheld-')
-    sock = os.path.join(tmp, 'api.sock')
-    conf = os.path.join(tmp, 'rh.yaml')
-    logpath = os.path.join(tmp, 'routehubd.log')
-    with open(conf, 'w') as f:
-        f.write(f'''local:
-  asn: 65515
-  router_id: 10.51.0.1
-  listen: ["{rs}:{PORT}"]
-  api: {{socket: {sock}}}
-peers:
-  - {{name: feeder, address: {feeder_addr}, asn: 65001, passive: true, max_routes: 0,
+def peers(h):
+    return f'''  - {{name: feeder, address: {h.addr(11)}, asn: 65001, passive: true, max_routes: 0,
      transparent: true}}
-  - {{name: slow, address: {slow_addr}, asn: 65003, passive: true, transparent: true}}
-''')
-    env = dict(os.environ, RH_SENDQ_LIMIT='200000')
-    log = open(logpath, 'w')
-    d = subprocess.Popen([os.path.join(BIN, 'routehubd'), '-c', conf], stdout=log,
-                         stderr=subprocess.STDOUT, env=env)
-    speakers = []
+  - {{name: slow, address: {h.addr(21)}, asn: 65003, passive: true, transparent: true}}
+'''
 
-    def logged(text):
-        with open(logpath) as lf:
-            return text in lf.read()
 
-    try:
-        deadline = time.monotonic() + 20
-        while ctl(sock, 'show', 'status').returncode != 0:
-            if time.monotonic() > deadline or d.poll() is not None:
-                raise RuntimeError('routehubd did not start')
-            time.sleep(0.1)
+def body(h):
+    slow_addr = h.addr(21)
+    logged = h.logged
 
-        # A tiny receive buffer before connecting: the kernel cannot soak up
-        # much for a spoke that does not read.
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.bind((slow_addr, 0))
-        s.settimeout(10)
-        s.connect((rs, PORT))
-        slow = rawbgp.RawSpeaker(s)
-        speakers.append(slow)
-        slow.handshake(65003, '10.51.2.1',
-                       caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65003), rawbgp.cap_route_refresh(),
-                             rawbgp.cap_enhanced_route_refresh()])
-        feeder = rawbgp.RawSpeaker.connect(rs, PORT, source=feeder_addr)
-        speakers.append(feeder)
-        feeder.handshake(65001, '10.51.1.1', caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65001)])
+    # A tiny receive buffer before connecting: the kernel cannot soak up
+    # much for a spoke that does not read.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind((slow_addr, 0))
+    s.settimeout(10)
+    s.connect((h.rs, rhtest.PORT))
+    slow = h.add(rawbgp.RawSpeaker(s))
+    slow.handshake(65003, '10.51.2.1',
+                   caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65003), rawbgp.cap_route_refresh(),
+                         rawbgp.cap_enhanced_route_refresh()])
+    feeder = h.connect(h.addr(11), 65001, '10.51.1.1',
+                       caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65001)])
 
-        # slow takes the first table while it reads.
-        st = Table()
-        med = 1000
-        feeder.send(updates(med))
-        deadline = time.monotonic() + 30
-        while len(st.routes) < NPFX and time.monotonic() < deadline:
-            drain(slow, st, 0.1)
-            drain(feeder)
-        check(len(st.routes) == NPFX, f'slow has the table ({len(st.routes)} of {NPFX})')
+    # slow takes the first table while it reads.
+    st = Table()
+    med = 1000
+    feeder.send(updates(med))
+    deadline = time.monotonic() + 30
+    while len(st.routes) < NPFX and time.monotonic() < deadline:
+        drain(slow, st, 0.1)
+        drain(feeder, budget=0.01)
+    check(len(st.routes) == NPFX, f'slow has the table ({len(st.routes)} of {NPFX})')
 
-        # slow stops reading; new MEDs until routehubd holds it.
-        held = f'slow {slow_addr}: not reading'
-        rounds = 0
-        while not logged(held) and rounds < MAX_ROUNDS:
-            med += 1
-            rounds += 1
-            feeder.send(updates(med))
-            drain(feeder)
-            if rounds % 10 == 0:  # keep both sessions alive; slow only sends
-                slow.send(rawbgp.keepalive())
-                feeder.send(rawbgp.keepalive())
-        check(logged(held), f'routehubd holds slow out of sync (after {rounds} rounds)')
-
-        # Held: a route refresh. routehubd answers with BoRR and a table
-        # dump; the dump ends while slow is still held.
-        slow.send(rawbgp.route_refresh(1, 1, 0) + rawbgp.keepalive())
-        done = f'slow {slow_addr}: table sent while out of sync'
-        deadline = time.monotonic() + 20
-        while not logged(done) and time.monotonic() < deadline:
-            drain(feeder, budget=0.1)
-        check(logged(f'slow {slow_addr}: route refresh requested'),
-              'routehubd read the ROUTE-REFRESH of the held slow')
-        check(logged(done), 'its table dump ended while slow was held, without EoRR')
-        # One more change while held: the resync must bring it too.
+    # slow stops reading; new MEDs until routehubd holds it.
+    held = f'slow {slow_addr}: not reading'
+    rounds = 0
+    while not logged(held) and rounds < MAX_ROUNDS:
         med += 1
-        feeder.send(updates(med) + rawbgp.keepalive())
-        slow.send(rawbgp.keepalive())
+        rounds += 1
+        feeder.send(updates(med))
+        drain(feeder, budget=0.01)
+        if rounds % 10 == 0:  # keep both sessions alive; slow only sends
+            slow.send(rawbgp.keepalive())
+            feeder.send(rawbgp.keepalive())
+    check(logged(held), f'routehubd holds slow out of sync (after {rounds} rounds)')
 
-        # slow reads again: everything queued, then the resync.
-        start = len(st.seq)
-        notif = []
+    # Held: a route refresh. routehubd answers with BoRR and a table
+    # dump; the dump ends while slow is still held.
+    slow.send(rawbgp.route_refresh(1, 1, 0) + rawbgp.keepalive())
+    done = f'slow {slow_addr}: table sent while out of sync'
+    deadline = time.monotonic() + 20
+    while not logged(done) and time.monotonic() < deadline:
+        drain(feeder, budget=0.1)
+    check(logged(f'slow {slow_addr}: route refresh requested'),
+          'routehubd read the ROUTE-REFRESH of the held slow')
+    check(logged(done), 'its table dump ended while slow was held, without EoRR')
+    # One more change while held: the resync must bring it too.
+    med += 1
+    feeder.send(updates(med) + rawbgp.keepalive())
+    slow.send(rawbgp.keepalive())
 
-        def settled():
-            seq = st.seq[start:]
-            return (seq and seq.count('B') == seq.count('E') and len(st.routes) == NPFX and
-                    all(v == med for v in st.routes.values()))
-        deadline = time.monotonic() + 60
-        last_ka = time.monotonic()
-        while not settled() and time.monotonic() < deadline:
-            try:
-                m = slow.recv_msg(timeout=1)
-            except TimeoutError:
-                continue
-            if m.code == rawbgp.NOTIFICATION:
-                notif.append(m)
-                break
-            st.apply(m)
-            drain(feeder, budget=0.001)
-            if time.monotonic() - last_ka > 5:
-                slow.send(rawbgp.keepalive())
-                feeder.send(rawbgp.keepalive())
-                last_ka = time.monotonic()
+    # slow reads again: everything queued, then the resync.
+    start = len(st.seq)
+    notif = []
+
+    def settled():
         seq = st.seq[start:]
-        at_eorr = st.at_eorr[-seq.count('E'):] if seq.count('E') else []
-        check(not notif, f'slow got no NOTIFICATION ({notif})')
-        check(seq and seq.count('B') == seq.count('E') and
-              all(seq[i] == 'BE'[i % 2] for i in range(len(seq))),
-              f'BoRR and EoRR alternate, balanced ({"".join(seq)})')
-        check(at_eorr and all(n == NPFX for n in at_eorr),
-              f'every EoRR comes after all {NPFX} prefixes were re-sent '
-              f'(re-sent before each EoRR: {at_eorr})')
-        check(len(st.routes) == NPFX and all(v == med for v in st.routes.values()),
-              f'slow ends with the table: {len(st.routes)} prefixes, '
-              f'MEDs {sorted(set(st.routes.values()))[:3]} (want {med})')
-        check(logged(f'slow {slow_addr}: drained: resynchronising'),
-              'routehubd resynchronised slow after the hold')
-        check(d.poll() is None, 'routehubd still running')
-    except Exception as e:  # noqa: BLE001
-        check(False, f'exception: {e!r}')
-    finally:
-        for sp in speakers:
-            try:
-                sp.close()
-            except Exception:
-                pass
-        d.terminate()
+        return (seq and seq.count('B') == seq.count('E') and len(st.routes) == NPFX and
+                all(v == med for v in st.routes.values()))
+    deadline = time.monotonic() + 60
+    last_ka = time.monotonic()
+    while not settled() and time.monotonic() < deadline:
         try:
-            d.wait(10)
-        except subprocess.TimeoutExpired:
-            d.kill()
-            d.wait(5)
-        log.close()
-        if FAILS:
-            print(open(logpath).read()[-4000:])
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f'{0 if FAILS else 1} passed, {len(FAILS)} failed')
-    return 1 if FAILS else 0
+            m = slow.recv_msg(timeout=1)
+        except TimeoutError:
+            continue
+        if m.code == rawbgp.NOTIFICATION:
+            notif.append(m)
+            break
+        st.apply(m)
+        drain(feeder, budget=0.001)
+        if time.monotonic() - last_ka > 5:
+            slow.send(rawbgp.keepalive())
+            feeder.send(rawbgp.keepalive())
+            last_ka = time.monotonic()
+    seq = st.seq[start:]
+    at_eorr = st.at_eorr[-seq.count('E'):] if seq.count('E') else []
+    check(not notif, f'slow got no NOTIFICATION ({notif})')
+    check(seq and seq.count('B') == seq.count('E') and
+          all(seq[i] == 'BE'[i % 2] for i in range(len(seq))),
+          f'BoRR and EoRR alternate, balanced ({"".join(seq)})')
+    check(at_eorr and all(n == NPFX for n in at_eorr),
+          f'every EoRR comes after all {NPFX} prefixes were re-sent '
+          f'(re-sent before each EoRR: {at_eorr})')
+    check(len(st.routes) == NPFX and all(v == med for v in st.routes.values()),
+          f'slow ends with the table: {len(st.routes)} prefixes, '
+          f'MEDs {sorted(set(st.routes.values()))[:3]} (want {med})')
+    check(logged(f'slow {slow_addr}: drained: resynchronising'),
+          'routehubd resynchronised slow after the hold')
+    check(h.running(), 'routehubd still running')
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(rhtest.run(51, 'rh-rrheld-', peers, body, env={'RH_SENDQ_LIMIT': '200000'}))

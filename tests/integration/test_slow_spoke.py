@@ -28,19 +28,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import rawbgp  # noqa: E402
+from rhtest import BIN, FAILS, check, med_of  # noqa: E402
 
-BIN = os.environ.get('RH_BIN') or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'build', 'bin')
 RS = '127.46.0.1'
 NPFX = 20000
 ROUNDS = 60
-FAILS = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        FAILS.append(what)
 
 
 def prefixes():
@@ -93,17 +85,7 @@ class Table:
         al = struct.unpack('!H', b[2 + wl:4 + wl])[0]
         a = b[4 + wl:4 + wl + al]
         nlri = b[4 + wl + al:]
-        med = None
-        i = 0
-        while i < len(a):
-            flags, t = a[i], a[i + 1]
-            if flags & 0x10:
-                ln, hl = struct.unpack('!H', a[i + 2:i + 4])[0], 4
-            else:
-                ln, hl = a[i + 2], 3
-            if t == 4:
-                med = struct.unpack('!I', a[i + hl:i + hl + 4])[0]
-            i += hl + ln
+        med = med_of(a)
 
         def walk(buf):
             j = 0

@@ -679,7 +679,6 @@ struct adv_tab {
 	size_t capflat;
 };
 
-
 static unsigned
 adv_slot(const struct adv_tab *t, const struct attr_set *a, const struct attr_set *prev,
          bool from_ibgp, uint8_t af, uint8_t group)

@@ -21,9 +21,10 @@
  *
  * Memory, for a full table of ~1M prefixes in one tree: entry nodes embed
  * the struct rib_entry and room for one path (the common case: no vector
- * allocation at all), 88 bytes; glue nodes hold only their two children and
- * the prefix bytes of their family, 24 bytes for IPv4 and 40 for IPv6. Both
- * come from per-tree slabs with free lists; slabs go back to the allocator
+ * allocation at all), 80 bytes, from one address range reserved per tree
+ * (rn_region_get: a node is named by a 32-bit index); glue nodes hold only
+ * their two children and the prefix bytes of their family, 24 bytes for
+ * IPv4 and 40 for IPv6, from per-tree slabs. Both keep free lists and go
  * with the tree. A path vector that outgrows its node doubles through
  * malloc (jemalloc's size classes are slabs too), and shrinks back with
  * hysteresis.
@@ -33,9 +34,10 @@
  * several), and linking or unlinking a node is deferred: new entries wait on
  * a pending list and removed ones on a dead list until rn_sync() sorts each
  * and applies it in address order, so consecutive operations share their
- * path down the tree (random inserts ~1 us, sorted ones ~0.15 us). Walks,
- * longest-prefix matches and the checker sync first; the owner may also
- * call rib_tree_sync() at the end of a burst.
+ * path down the tree (random inserts ~1 us, sorted ones ~0.15 us). Both
+ * lists are intrusive (no memory per waiting node), so nothing is linked
+ * during a burst: the owner calls rib_tree_sync() when it is over; walks,
+ * longest-prefix matches and the checker sync first.
  *
  * Invariants:
  *  - every live entry is in the hash; pending ones (RN_F_PENDING) are not in
@@ -143,7 +145,7 @@ struct rib_tree {
 #endif
 
 #define RN_F_PENDING 0x4000 /* e->flags: not linked into the tree yet */
-#define RN_SYNC_BATCH 65536 /* pending links that trigger rn_sync */
+#define RN_SYNC_BATCH 65536 /* nodes rn_sync sorts and applies at a time */
 #define RN_F_DEAD    0x8000 /* e->flags: removed, waiting for rn_sync */
 
 static void rn_bug(const char *fn, const char *what) __attribute__((noreturn, cold));
@@ -501,6 +503,8 @@ rn_hash(const struct rib_tree *t, const uint8_t *addr, unsigned len)
 	return rn_mix(rn_be64(addr) ^ rn_mix(rn_be64(addr + 8) ^ len ^ t->seed));
 }
 
+/* The home slot of hash h, or of a slot value (it keeps h's top 32 bits,
+ * and hbits <= 32). */
 static inline size_t
 rn_hhome(const struct rib_tree *t, uint64_t h)
 {
@@ -523,13 +527,6 @@ static inline struct rnode *
 rn_hnode(const struct rib_tree *t, uint64_t v)
 {
 	return (struct rnode *)(void *)(t->ent.base + ((size_t)(uint32_t)v << 4));
-}
-
-/* The home of a slot's node, from the hash bits the slot keeps. */
-static inline size_t
-rn_shome(const struct rib_tree *t, uint64_t v)
-{
-	return (size_t)(v >> (64 - t->hbits));
 }
 
 static inline bool
@@ -557,7 +554,7 @@ rn_hget(const struct rib_tree *t, uint64_t h, const uint8_t *addr, unsigned len)
 static void
 rn_hput_nogrow(struct rib_tree *t, uint64_t v)
 {
-	size_t i = rn_shome(t, v), mask = t->hcap - 1;
+	size_t i = rn_hhome(t, v), mask = t->hcap - 1;
 
 	while (t->h[i] != 0)
 		i = (i + 1) & mask;
@@ -636,7 +633,7 @@ rn_hdel(struct rib_tree *t, const struct rnode *x)
 	     i = (i + 1) & mask)
 		RN_BUG_ON(t->h[i] == 0);
 	for (j = (i + 1) & mask; t->h[j] != 0; j = (j + 1) & mask) {
-		size_t k = rn_shome(t, t->h[j]);
+		size_t k = rn_hhome(t, t->h[j]);
 		/* h[j] may fill the hole at i unless its home k lies in (i, j]. */
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
@@ -670,9 +667,9 @@ rib_tree_new(uint8_t af)
 		free(t);
 		return NULL;
 	}
-	/* 512 KiB of address space; pages become resident as slots fill. */
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = rn_mix((uint64_t)(uintptr_t)t ^ (uint64_t)time(NULL));
+	/* 512 KiB of address space; pages become resident as slots fill. */
 	t->slot = calloc(RN_SLOTS, sizeof(*t->slot));
 	if (t->slot == NULL) {
 		rn_region_fini(&t->ent);

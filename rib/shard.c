@@ -147,9 +147,11 @@ index_add(struct shard_peer *sp, struct rib_entry *e, struct rib_path *path)
 static struct rib_path *
 path_find(struct rib_entry *e, const struct rib_peer *p, uint32_t path_id)
 {
+	struct rib_path *v = rib_paths(e);
+
 	for (unsigned i = 0; i < e->npaths; i++)
-		if (rib_paths(e)[i].peer == p && rib_paths(e)[i].path_id == path_id)
-			return &rib_paths(e)[i];
+		if (v[i].peer == p && v[i].path_id == path_id)
+			return &v[i];
 	return NULL;
 }
 
@@ -161,10 +163,11 @@ index_del(struct shard_peer *sp, uint32_t idx)
 
 	if (idx != last) {
 		struct rib_entry *m = *idx_at(sp, last);
+		struct rib_path *v = rib_paths(m);
 		*idx_at(sp, idx) = m;
 		for (unsigned i = 0; i < m->npaths; i++) {
-			if (rib_paths(m)[i].peer == sp->p && rib_paths(m)[i].idx == last) {
-				rib_paths(m)[i].idx = idx;
+			if (v[i].peer == sp->p && v[i].idx == last) {
+				v[i].idx = idx;
 				break;
 			}
 		}
@@ -366,11 +369,12 @@ apply(struct shard *sh, const struct rib_op *op, uint64_t h)
 			break;
 		for (uint32_t i = 0; i < sp->n; i++) {
 			struct rib_entry *e = *idx_at(sp, i);
+			struct rib_path *v = rib_paths(e);
 			if (e->pfx.af != op->af)
 				continue;
 			for (unsigned k = 0; k < e->npaths; k++)
-				if (rib_paths(e)[k].peer == sp->p)
-					rib_paths(e)[k].stale = 1;
+				if (v[k].peer == sp->p)
+					v[k].stale = 1;
 		}
 		break;
 	case RIB_OP_STALE_END:
@@ -475,7 +479,9 @@ decide_dirty(struct shard *sh)
 		done += n;
 	}
 	sh->ndirty = 0;
-	if (sh->capdirty > 4 * DECIDE_CHUNK) { /* a burst's vector goes back */
+	/* Kept for the next round up to what a drain round can mark (its
+	 * batches' ops); what a peer's sweep of a whole table needed goes back. */
+	if (sh->capdirty > (size_t)DRAIN_BUDGET * RIB_BATCH_OPS * sh->s->c.nio) {
 		free(sh->dirty);
 		sh->dirty = NULL;
 		sh->capdirty = 0;
@@ -563,7 +569,7 @@ prefetch_op(struct shard *sh, const struct rib_op *op)
 static unsigned
 drain(struct shard *sh)
 {
-	static __thread uint64_t hh[RIB_BATCH_OPS];
+	uint64_t hh[2 * PREFETCH_AHEAD]; /* the hashes of ops i .. i + PREFETCH_AHEAD */
 	unsigned got = 0;
 
 	for (unsigned io = 0; io < sh->s->c.nio; io++) {
@@ -580,8 +586,8 @@ drain(struct shard *sh)
 			for (uint32_t i = 0; i < b->n; i++) {
 				uint32_t j = i + PREFETCH_AHEAD;
 				if (j < b->n)
-					hh[j] = prefetch_op(sh, &b->ops[j]);
-				apply(sh, &b->ops[i], hh[i]);
+					hh[j % (2 * PREFETCH_AHEAD)] = prefetch_op(sh, &b->ops[j]);
+				apply(sh, &b->ops[i], hh[i % (2 * PREFETCH_AHEAD)]);
 			}
 			sh->batches++;
 			free(b);

@@ -387,8 +387,10 @@ h_reset(struct rh_api *a, struct MHD_Connection *conn, const char *name, struct 
 			sessions++;
 	free(v);
 	if (!cp && sessions == 0) {
-		resp_error(r, MHD_HTTP_NOT_FOUND, "no peer named '%s' (nor an established one "
-		                                  "with that address)", name);
+		resp_error(r, MHD_HTTP_NOT_FOUND,
+		           "no peer named '%s' (nor an established one "
+		           "with that address)",
+		           name);
 		return;
 	}
 	if (daemon_peer_reset(a->d, cp ? name : NULL, cp ? NULL : name, m,
@@ -398,8 +400,9 @@ h_reset(struct rh_api *a, struct MHD_Connection *conn, const char *name, struct 
 	}
 	resp_json(r, MHD_HTTP_OK,
 	          json_pack("{s:s, s:s, s:i}", "peer", name, "mode",
-	                    m == DAEMON_RESET_IN ? "soft in" : m == DAEMON_RESET_OUT ? "soft out"
-	                                                                             : "hard",
+	                    m == DAEMON_RESET_IN    ? "soft in"
+	                    : m == DAEMON_RESET_OUT ? "soft out"
+	                                            : "hard",
 	                    "sessions", sessions));
 }
 
@@ -949,8 +952,8 @@ h_metrics(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct
 	/* jemalloc's view: allocated (live objects) vs resident (what RSS
 	 * pays), so that fragmentation and unpurged pages show. */
 	if (mallctl) {
-		static const char *const kinds[] = {"allocated", "active", "resident",
-		                                    "mapped", "retained", "metadata"};
+		static const char *const kinds[] = {"allocated", "active",   "resident",
+		                                    "mapped",    "retained", "metadata"};
 		uint64_t epoch = 1;
 		size_t sz = sizeof(epoch);
 		mallctl("epoch", &epoch, &sz, &epoch, sz);
@@ -961,14 +964,16 @@ h_metrics(struct rh_api *a, struct MHD_Connection *conn, const char *arg, struct
 			size_t val = 0, vsz = sizeof(val);
 			snprintf(name, sizeof(name), "stats.%s", kinds[k]);
 			if (mallctl(name, &val, &vsz, NULL, 0) == 0)
-				fprintf(f, "routehub_memory_bytes{kind=\"%s\"} %zu\n", kinds[k], val);
+				fprintf(f, "routehub_memory_bytes{kind=\"%s\"} %zu\n", kinds[k],
+				        val);
 		}
 		/* freed pages the allocator has not given back yet (all arenas) */
 		{
 			size_t pd = 0, psz = sizeof(pd), page = 4096, qsz = sizeof(page);
 			mallctl("arenas.page", &page, &qsz, NULL, 0);
 			if (mallctl("stats.arenas.4096.pdirty", &pd, &psz, NULL, 0) == 0)
-				fprintf(f, "routehub_memory_bytes{kind=\"dirty\"} %zu\n", pd * page);
+				fprintf(f, "routehub_memory_bytes{kind=\"dirty\"} %zu\n",
+				        pd * page);
 		}
 	}
 

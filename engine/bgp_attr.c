@@ -119,13 +119,12 @@ bgp_aspath_format(const uint8_t *p, size_t len, int as4, char *out, size_t cap)
 	const unsigned w = as4 ? 4 : 2;
 	size_t i = 0, n = 0;
 
-#define EMIT(...)                                                                          \
-	do {                                                                               \
-		int r_ = snprintf(out ? out + (n < cap ? n : cap) : NULL,                 \
-		                  n < cap ? cap - n : 0,                                   \
-		                  __VA_ARGS__);                                            \
-		if (r_ > 0)                                                                \
-			n += (size_t)r_;                                                   \
+#define EMIT(...)                                                                                  \
+	do {                                                                                       \
+		int r_ = snprintf(out ? out + (n < cap ? n : cap) : NULL, n < cap ? cap - n : 0,   \
+		                  __VA_ARGS__);                                                    \
+		if (r_ > 0)                                                                        \
+			n += (size_t)r_;                                                           \
 	} while (0)
 
 	if (cap)
@@ -258,7 +257,7 @@ canon_aspath(struct wcur *w, const struct bgp_attrs *a, int use_as4)
 		if (d)
 			memcpy(d, a->aspath.p, a->aspath.len);
 	} else if (use_as4 && aspath2_count(a->aspath.p, a->aspath.len) >=
-	                            bgp_aspath_count(a->as4path.p, a->as4path.len))
+	                          bgp_aspath_count(a->as4path.p, a->as4path.len))
 		aspath_merge(w, a->aspath.p, a->aspath.len, a->as4path.p, a->as4path.len);
 	else
 		aspath_widen(w, a->aspath.p, a->aspath.len);
@@ -320,9 +319,9 @@ bgp_attrs_canon(const struct bgp_update *u, uint8_t *out, size_t cap, size_t *le
 	 * received and the AGGREGATOR AS is not AS_TRANS, AS4_PATH and
 	 * AS4_AGGREGATOR are to be ignored. An AGGREGATOR alone (a mappable
 	 * aggregator AS, as our own encoder writes it) leaves AS4_PATH in force. */
-	int use_as4 = !a->aspath_as4 && !(m & (1ull << BGP_ATTR_AGGREGATOR) &&
-	                                  m & (1ull << BGP_ATTR_AS4_AGGREGATOR) &&
-	                                  a->aggregator_as != BGP_AS_TRANS);
+	int use_as4 = !a->aspath_as4 &&
+	              !(m & (1ull << BGP_ATTR_AGGREGATOR) &&
+	                m & (1ull << BGP_ATTR_AS4_AGGREGATOR) && a->aggregator_as != BGP_AS_TRANS);
 	int have_as4path = use_as4 && (m & (1ull << BGP_ATTR_AS4_PATH));
 	int have_as4aggr = use_as4 && (m & (1ull << BGP_ATTR_AS4_AGGREGATOR));
 
@@ -342,8 +341,8 @@ bgp_attrs_canon(const struct bgp_update *u, uint8_t *out, size_t cap, size_t *le
 	}
 	canon_unknown(&w, a, bm, BGP_ATTR_NEXT_HOP);
 	if (m & (1ull << BGP_ATTR_NEXT_HOP))
-		wc_attr_copy(&w, BGP_ATTR_FLAG_TRANSITIVE, BGP_ATTR_NEXT_HOP, (const uint8_t *)&a->nexthop,
-		             4);
+		wc_attr_copy(&w, BGP_ATTR_FLAG_TRANSITIVE, BGP_ATTR_NEXT_HOP,
+		             (const uint8_t *)&a->nexthop, 4);
 	canon_unknown(&w, a, bm, BGP_ATTR_MED);
 	if (m & (1ull << BGP_ATTR_MED)) {
 		d = wc_attr(&w, BGP_ATTR_FLAG_OPTIONAL, BGP_ATTR_MED, 4);
@@ -365,9 +364,10 @@ bgp_attrs_canon(const struct bgp_update *u, uint8_t *out, size_t cap, size_t *le
 			as = a->as4_aggregator_as;
 			id = a->as4_aggregator_id;
 		}
-		d = wc_attr(&w, (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE |
-		                          a->partial_aggr),
-		            BGP_ATTR_AGGREGATOR, 8);
+		d = wc_attr(
+		    &w,
+		    (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE | a->partial_aggr),
+		    BGP_ATTR_AGGREGATOR, 8);
 		if (d) {
 			put32(d, as);
 			memcpy(d + 4, &id, 4);
@@ -375,10 +375,10 @@ bgp_attrs_canon(const struct bgp_update *u, uint8_t *out, size_t cap, size_t *le
 	}
 	canon_unknown(&w, a, bm, BGP_ATTR_COMMUNITIES);
 	if (m & (1ull << BGP_ATTR_COMMUNITIES))
-		wc_attr_copy(&w,
-		             (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE |
-		                       a->partial_comm),
-		             BGP_ATTR_COMMUNITIES, a->communities.p, a->communities.len);
+		wc_attr_copy(
+		    &w,
+		    (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE | a->partial_comm),
+		    BGP_ATTR_COMMUNITIES, a->communities.p, a->communities.len);
 	if (m & (1ull << BGP_ATTR_ORIGINATOR_ID))
 		wc_attr_copy(&w, BGP_ATTR_FLAG_OPTIONAL, BGP_ATTR_ORIGINATOR_ID,
 		             (const uint8_t *)&a->originator_id, 4);
@@ -400,16 +400,16 @@ bgp_attrs_canon(const struct bgp_update *u, uint8_t *out, size_t cap, size_t *le
 	}
 	canon_unknown(&w, a, bm, BGP_ATTR_EXT_COMMUNITIES);
 	if (m & (1ull << BGP_ATTR_EXT_COMMUNITIES))
-		wc_attr_copy(&w,
-		             (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE |
-		                       a->partial_ext),
-		             BGP_ATTR_EXT_COMMUNITIES, a->ext_communities.p, a->ext_communities.len);
+		wc_attr_copy(
+		    &w,
+		    (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE | a->partial_ext),
+		    BGP_ATTR_EXT_COMMUNITIES, a->ext_communities.p, a->ext_communities.len);
 	canon_unknown(&w, a, bm, BGP_ATTR_LARGE_COMMUNITY);
 	if (m & (1ull << BGP_ATTR_LARGE_COMMUNITY))
-		wc_attr_copy(&w,
-		             (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE |
-		                       a->partial_large),
-		             BGP_ATTR_LARGE_COMMUNITY, a->large_communities.p, a->large_communities.len);
+		wc_attr_copy(
+		    &w,
+		    (uint8_t)(BGP_ATTR_FLAG_OPTIONAL | BGP_ATTR_FLAG_TRANSITIVE | a->partial_large),
+		    BGP_ATTR_LARGE_COMMUNITY, a->large_communities.p, a->large_communities.len);
 	canon_unknown(&w, a, bm, 256);
 	if (w.overflow)
 		return -1;

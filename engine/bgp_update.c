@@ -21,22 +21,14 @@
 #define ON 0x81 /* optional non-transitive */
 #define OT 0xc1 /* optional transitive */
 static const uint8_t attr_flags_expected[256] = {
-	[BGP_ATTR_ORIGIN] = WK,
-	[BGP_ATTR_AS_PATH] = WK,
-	[BGP_ATTR_NEXT_HOP] = WK,
-	[BGP_ATTR_MED] = ON,
-	[BGP_ATTR_LOCAL_PREF] = WK,
-	[BGP_ATTR_ATOMIC_AGGREGATE] = WK,
-	[BGP_ATTR_AGGREGATOR] = OT,
-	[BGP_ATTR_COMMUNITIES] = OT,
-	[BGP_ATTR_ORIGINATOR_ID] = ON,
-	[BGP_ATTR_CLUSTER_LIST] = ON,
-	[BGP_ATTR_MP_REACH_NLRI] = ON,
-	[BGP_ATTR_MP_UNREACH_NLRI] = ON,
-	[BGP_ATTR_EXT_COMMUNITIES] = OT,
-	[BGP_ATTR_AS4_PATH] = OT,
-	[BGP_ATTR_AS4_AGGREGATOR] = OT,
-	[BGP_ATTR_LARGE_COMMUNITY] = OT,
+    [BGP_ATTR_ORIGIN] = WK,          [BGP_ATTR_AS_PATH] = WK,
+    [BGP_ATTR_NEXT_HOP] = WK,        [BGP_ATTR_MED] = ON,
+    [BGP_ATTR_LOCAL_PREF] = WK,      [BGP_ATTR_ATOMIC_AGGREGATE] = WK,
+    [BGP_ATTR_AGGREGATOR] = OT,      [BGP_ATTR_COMMUNITIES] = OT,
+    [BGP_ATTR_ORIGINATOR_ID] = ON,   [BGP_ATTR_CLUSTER_LIST] = ON,
+    [BGP_ATTR_MP_REACH_NLRI] = ON,   [BGP_ATTR_MP_UNREACH_NLRI] = ON,
+    [BGP_ATTR_EXT_COMMUNITIES] = OT, [BGP_ATTR_AS4_PATH] = OT,
+    [BGP_ATTR_AS4_AGGREGATOR] = OT,  [BGP_ATTR_LARGE_COMMUNITY] = OT,
 };
 #undef WK
 #undef ON
@@ -269,7 +261,8 @@ attr_one(struct bgp_update *u, const struct bgp_sess *s, uint8_t flags, uint8_t 
 		 * §5: optional non-transitive ones are quietly ignored, optional
 		 * transitive ones pass on with Partial set. */
 		if (!(flags & BGP_ATTR_FLAG_OPTIONAL)) {
-			reset(u, BGP_ERR_UPD_UNKWN_WK, attr, attrlen, "unrecognized well-known attribute");
+			reset(u, BGP_ERR_UPD_UNKWN_WK, attr, attrlen,
+			      "unrecognized well-known attribute");
 			return;
 		}
 		if (flags & BGP_ATTR_FLAG_TRANSITIVE)
@@ -348,7 +341,7 @@ attr_one(struct bgp_update *u, const struct bgp_sess *s, uint8_t flags, uint8_t 
 			return;
 		}
 		break;
-	case BGP_ATTR_AGGREGATOR: /* RFC 7606 §7.7, RFC 7607 §2 */
+	case BGP_ATTR_AGGREGATOR:     /* RFC 7606 §7.7, RFC 7607 §2 */
 		if (len != asw + 4) { /* AS (2 or 4 octets) + BGP id */
 			discard(u, type, "AGGREGATOR length wrong");
 			return;
@@ -363,7 +356,8 @@ attr_one(struct bgp_update *u, const struct bgp_sess *s, uint8_t flags, uint8_t 
 		break;
 	case BGP_ATTR_COMMUNITIES: /* RFC 7606 §7.8 */
 		if (len == 0 || len % 4) {
-			outcome(u, BGP_ACT_WITHDRAW, "COMMUNITIES length not a non-zero multiple of 4");
+			outcome(u, BGP_ACT_WITHDRAW,
+			        "COMMUNITIES length not a non-zero multiple of 4");
 			return;
 		}
 		a->communities.p = v;
@@ -379,7 +373,8 @@ attr_one(struct bgp_update *u, const struct bgp_sess *s, uint8_t flags, uint8_t 
 		break;
 	case BGP_ATTR_CLUSTER_LIST: /* RFC 7606 §7.10 */
 		if (len == 0 || len % 4) {
-			outcome(u, BGP_ACT_WITHDRAW, "CLUSTER_LIST length not a non-zero multiple of 4");
+			outcome(u, BGP_ACT_WITHDRAW,
+			        "CLUSTER_LIST length not a non-zero multiple of 4");
 			return;
 		}
 		a->cluster_list.p = v;
@@ -393,7 +388,8 @@ attr_one(struct bgp_update *u, const struct bgp_sess *s, uint8_t flags, uint8_t 
 		return;
 	case BGP_ATTR_EXT_COMMUNITIES: /* RFC 7606 §7.14 */
 		if (len == 0 || len % 8) {
-			outcome(u, BGP_ACT_WITHDRAW, "EXTENDED_COMMUNITIES length not a multiple of 8");
+			outcome(u, BGP_ACT_WITHDRAW,
+			        "EXTENDED_COMMUNITIES length not a multiple of 8");
 			return;
 		}
 		a->ext_communities.p = v;
@@ -457,7 +453,8 @@ bgp_update_decode(const uint8_t *buf, size_t len, const struct bgp_sess *s, stru
 	wlen = get16(p);
 	p += 2;
 	if ((size_t)(end - p) < wlen + 2) {
-		reset(u, BGP_ERR_UPD_ATTRLIST, NULL, 0, "withdrawn routes length overruns the message");
+		reset(u, BGP_ERR_UPD_ATTRLIST, NULL, 0,
+		      "withdrawn routes length overruns the message");
 		return -1;
 	}
 	if (nlri_scan(&u->withdrawn, p, wlen, BGP_AF_IPV4, s->addpath_rx[BGP_AF_IPV4]) < 0) {
@@ -468,7 +465,8 @@ bgp_update_decode(const uint8_t *buf, size_t len, const struct bgp_sess *s, stru
 	alen = get16(p);
 	p += 2;
 	if ((size_t)(end - p) < alen) {
-		reset(u, BGP_ERR_UPD_ATTRLIST, NULL, 0, "total attribute length overruns the message");
+		reset(u, BGP_ERR_UPD_ATTRLIST, NULL, 0,
+		      "total attribute length overruns the message");
 		return -1;
 	}
 	attrs = p;
@@ -508,7 +506,8 @@ bgp_update_decode(const uint8_t *buf, size_t len, const struct bgp_sess *s, stru
 		 * other repeat is discarded after the first. */
 		if (seen[type >> 6] & (1ull << (type & 63))) {
 			if (type == BGP_ATTR_MP_REACH_NLRI || type == BGP_ATTR_MP_UNREACH_NLRI) {
-				reset(u, BGP_ERR_UPD_ATTRLIST, NULL, 0, "MP attribute appears twice");
+				reset(u, BGP_ERR_UPD_ATTRLIST, NULL, 0,
+				      "MP attribute appears twice");
 				return -1;
 			}
 			u->n_discarded++;
@@ -529,7 +528,8 @@ bgp_update_decode(const uint8_t *buf, size_t len, const struct bgp_sess *s, stru
 		 * RFC 7606 §5 leaves only session reset. */
 		if (overrun_type < 0 || overrun_type == BGP_ATTR_MP_REACH_NLRI ||
 		    overrun_type == BGP_ATTR_MP_UNREACH_NLRI) {
-			reset(u, BGP_ERR_UPD_ATTRLEN, NULL, 0, "MP attribute overruns the attributes");
+			reset(u, BGP_ERR_UPD_ATTRLEN, NULL, 0,
+			      "MP attribute overruns the attributes");
 			return -1;
 		}
 		outcome(u, BGP_ACT_WITHDRAW, "attribute length overruns the attributes");

@@ -633,7 +633,8 @@ print_peer(FILE *out, const json_t *p)
 	if (json_integer_value(json_object_get(p, "max_routes")) > 0)
 		fprintf(out, "  %-16s %lld held of %lld allowed%s\n", "route limit",
 		        jint(p, "routes_received"), jint(p, "max_routes"),
-		        json_is_true(json_object_get(p, "max_routes_exceeded")) ? " (exceeded)" : "");
+		        json_is_true(json_object_get(p, "max_routes_exceeded")) ? " (exceeded)"
+		                                                                : "");
 	fprintf(out, "  %-16s %lld treat-as-withdraw, %lld attribute discards\n", "RFC 7606",
 	        jint(p, "treat_as_withdraw"), jint(p, "attr_discards"));
 	fprintf(out, "  %-16s %lld End-of-RIB, %lld route refresh\n", "markers", jint(p, "eor_in"),
@@ -974,12 +975,13 @@ usage_to(FILE *f, const char *cmd)
 		    "  routes ADDRESS        the longest prefix matching it (also: match ADDRESS)\n"
 		    "  routes peer NAME      the routes received from a peer (name or address)\n");
 	else if (strcmp(cmd, "reset") == 0)
-		fprintf(f, "usage: routehubctl [OPTIONS] reset NAME|ADDRESS [in|out|hard] [MESSAGE]\n"
-		           "  in    soft reset in (default): ask the peer to send its routes again\n"
-		           "        (ROUTE-REFRESH; a hard reset if it does not support it)\n"
-		           "  out   soft reset out: send the peer our table again\n"
-		           "  hard  Cease/Administrative Reset with MESSAGE (RFC 8203), reconnect\n"
-		           "  NAME of a range entry resets every dynamic neighbour of it\n");
+		fprintf(f,
+		        "usage: routehubctl [OPTIONS] reset NAME|ADDRESS [in|out|hard] [MESSAGE]\n"
+		        "  in    soft reset in (default): ask the peer to send its routes again\n"
+		        "        (ROUTE-REFRESH; a hard reset if it does not support it)\n"
+		        "  out   soft reset out: send the peer our table again\n"
+		        "  hard  Cease/Administrative Reset with MESSAGE (RFC 8203), reconnect\n"
+		        "  NAME of a range entry resets every dynamic neighbour of it\n");
 	else if (strcmp(cmd, "reload") == 0)
 		fprintf(f, "usage: routehubctl [OPTIONS] reload\n"
 		           "  re-read the configuration file; on errors the running configuration\n"
@@ -1217,8 +1219,8 @@ ctl_api_run(int argc, char **argv, FILE *out, FILE *err)
 		fprintf(out, "reloaded %s\n", jstr(j, "config"));
 		break;
 	case CTL_RESET:
-		fprintf(out, "%s reset of %s requested (%d session%s)\n", jstr(j, "mode"),
-		        argv[0], (int)json_integer_value(json_object_get(j, "sessions")),
+		fprintf(out, "%s reset of %s requested (%d session%s)\n", jstr(j, "mode"), argv[0],
+		        (int)json_integer_value(json_object_get(j, "sessions")),
 		        json_integer_value(json_object_get(j, "sessions")) == 1 ? "" : "s");
 		break;
 	case CTL_METRICS:

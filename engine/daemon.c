@@ -109,7 +109,7 @@ struct cmd {
 	char *name;
 	uint8_t subcode;
 	int fd;
-	int mode; /* CMD_RESET: enum daemon_reset */
+	int mode;             /* CMD_RESET: enum daemon_reset */
 	struct cfg_addr addr; /* CMD_RESET by address (family 0: by name) */
 	struct sockaddr_storage remote;
 	socklen_t rlen;
@@ -291,16 +291,17 @@ accept_cb(struct io_listener *l, void *arg, int fd, const struct sockaddr *remot
 	(void)llen;
 	if (!cp || !cp->enabled) {
 		unsigned long n =
-		        atomic_fetch_add_explicit(&d->refused_unknown, 1, memory_order_relaxed) + 1;
+		    atomic_fetch_add_explicit(&d->refused_unknown, 1, memory_order_relaxed) + 1;
 		close(fd);
 		if (refused_log_ok()) {
 			char a[INET6_ADDRSTRLEN] = "?";
 			if (remote->sa_family == AF_INET)
-				inet_ntop(AF_INET, &((const struct sockaddr_in *)remote)->sin_addr, a,
-				          sizeof(a));
-			else if (remote->sa_family == AF_INET6)
-				inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)remote)->sin6_addr,
+				inet_ntop(AF_INET, &((const struct sockaddr_in *)remote)->sin_addr,
 				          a, sizeof(a));
+			else if (remote->sa_family == AF_INET6)
+				inet_ntop(AF_INET6,
+				          &((const struct sockaddr_in6 *)remote)->sin6_addr, a,
+				          sizeof(a));
 			log_notice("connection from %s refused: %s (%lu refused so far)", a,
 			           cp ? "peer disabled" : "no configured peer", n);
 		}
@@ -353,8 +354,8 @@ listener_keys(struct rh_daemon *d, const struct cfg *c)
 			int r = io_listen_md5(d->lst[k], (struct sockaddr *)&ss, len, cp->addr.plen,
 			                      cp->password, strlen(cp->password));
 			if (r < 0 && r != -EAFNOSUPPORT && r != -EINVAL)
-				log_warn("peer %s: cannot set TCP-MD5 key on listener: %s", cp->name,
-				         strerror(-r));
+				log_warn("peer %s: cannot set TCP-MD5 key on listener: %s",
+				         cp->name, strerror(-r));
 		}
 	}
 }
@@ -378,7 +379,8 @@ daemon_new(struct rh_daemon **out, struct cfg *c, const char *path)
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	d->keepalive = io_buf_new(BGP_KEEPALIVE_LEN);
-	if (!d->keepalive || bgp_keepalive_encode(d->keepalive->data, BGP_KEEPALIVE_LEN, &len) < 0) {
+	if (!d->keepalive ||
+	    bgp_keepalive_encode(d->keepalive->data, BGP_KEEPALIVE_LEN, &len) < 0) {
 		free(d);
 		return -1;
 	}
@@ -450,7 +452,8 @@ daemon_start(struct rh_daemon *d, char *err, size_t errlen)
 			len = sizeof(*s6);
 		}
 		cfg_addr_fmt(&l->addr, a, sizeof(a));
-		r = io_listen(d->loops[0].io, (struct sockaddr *)&ss, len, accept_cb, d, &d->lst[i]);
+		r = io_listen(d->loops[0].io, (struct sockaddr *)&ss, len, accept_cb, d,
+		              &d->lst[i]);
 		if (r < 0) {
 			snprintf(err, errlen, "%s: listen on %s port %u: %s (line %d)", c->name, a,
 			         l->port, strerror(-r), l->line);
@@ -510,7 +513,8 @@ apply_cb(enum cfg_diff_kind k, const struct cfg_peer *oldp, const struct cfg_pee
 	case CFG_DIFF_RESTART:
 		a->restarted++;
 		log_info("reload: peer %s changed, restarting its session", newp->name);
-		post_all(a->d, CMD_PEER_DELETE, NULL, NULL, oldp->name, BGP_ERR_CEASE_CONFIG_CHANGE);
+		post_all(a->d, CMD_PEER_DELETE, NULL, NULL, oldp->name,
+		         BGP_ERR_CEASE_CONFIG_CHANGE);
 		post_new(a->d, a->newc, newp);
 		break;
 	case CFG_DIFF_UPDATE:
@@ -607,7 +611,8 @@ reload_err(struct cfg_err_list *errs, const char *msg)
 		errs->v = v;
 		errs->cap = nc;
 	}
-	errs->v[errs->n] = (struct cfg_err){.line = 0, .seq = (unsigned)errs->n, .msg = strdup(msg)};
+	errs->v[errs->n] =
+	    (struct cfg_err){.line = 0, .seq = (unsigned)errs->n, .msg = strdup(msg)};
 	if (errs->v[errs->n].msg)
 		errs->n++;
 }
@@ -622,7 +627,8 @@ daemon_reload_errs(struct rh_daemon *d, struct cfg_err_list *out)
 
 	pthread_mutex_lock(&reload_mu);
 	if (!d->path) {
-		reload_err(out, "running on the embedded configuration; there is no file to re-read");
+		reload_err(out,
+		           "running on the embedded configuration; there is no file to re-read");
 		goto done;
 	}
 	if (!out)
@@ -777,9 +783,10 @@ snap_fill(struct daemon_peer_info *i, const struct peer *p)
 		i->peer_id = n->peer_id;
 		i->hold_time = n->hold_time;
 		i->keepalive = n->keepalive;
-		i->caps = (n->sess.as4 ? BGP_CAPF_AS4 : 0) | (n->sess.ext_msg ? BGP_CAPF_EXTMSG : 0) |
-		          (n->rrefresh ? BGP_CAPF_RREFRESH : 0) | (n->enh_rrefresh ? BGP_CAPF_ERR : 0) |
-		          (n->gr ? BGP_CAPF_GR : 0);
+		i->caps = (n->sess.as4 ? BGP_CAPF_AS4 : 0) |
+		          (n->sess.ext_msg ? BGP_CAPF_EXTMSG : 0) |
+		          (n->rrefresh ? BGP_CAPF_RREFRESH : 0) |
+		          (n->enh_rrefresh ? BGP_CAPF_ERR : 0) | (n->gr ? BGP_CAPF_GR : 0);
 	}
 	i->dynamic = p->dynamic;
 	i->ibgp = p->cp->ibgp;

@@ -51,7 +51,7 @@
 #include "export.h"
 #include "session.h"
 
-#define JOB_RING_SLOTS 4096
+#define JOB_RING_SLOTS   4096
 #define MAX_ADV_PER_CALL 4096
 
 struct exp_group {
@@ -110,17 +110,17 @@ struct exp {
 	atomic_uint ngroups;
 	uint32_t *free_ids;
 	uint32_t nfree, next_id;
-	uint32_t id_limit;      /* ids handed out are below it (RH_MAX_PEER_IDS) */
+	uint32_t id_limit; /* ids handed out are below it (RH_MAX_PEER_IDS) */
 	atomic_int peer_group[RIB_MAX_PEERS];
 	atomic_int peer_loop[RIB_MAX_PEERS];
 	struct rh_spsc *rings; /* [shard * nio + io] */
-	struct peer **by_id;    /* slot owned by the peer's io thread */
-	uint8_t *gone;          /* shards that forgot the id; owner io thread */
-	struct peer **members;  /* [io * EXP_MAX_GROUPS + g]: list heads */
-	atomic_int stopping;    /* io loops are going: shards drop jobs */
-	size_t sendq_limit;     /* EXP_SENDQ_LIMIT, or RH_SENDQ_LIMIT */
-	struct adv_tab *adv;    /* [shard]: its export calls' grouping table */
-	struct pfx_undo *undo;  /* [io]: exp_ingest's, owned by that io thread */
+	struct peer **by_id;   /* slot owned by the peer's io thread */
+	uint8_t *gone;         /* shards that forgot the id; owner io thread */
+	struct peer **members; /* [io * EXP_MAX_GROUPS + g]: list heads */
+	atomic_int stopping;   /* io loops are going: shards drop jobs */
+	size_t sendq_limit;    /* EXP_SENDQ_LIMIT, or RH_SENDQ_LIMIT */
+	struct adv_tab *adv;   /* [shard]: its export calls' grouping table */
+	struct pfx_undo *undo; /* [io]: exp_ingest's, owned by that io thread */
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -213,8 +213,8 @@ to_bgp_prefix(const struct rib_prefix *r, struct bgp_prefix *b)
 static uint64_t
 pfx_hash(const struct pfx_key *k)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)k->af << 8 | k->len) ^
-	             ((uint64_t)k->path_id << 16);
+	uint64_t h =
+	    0xcbf29ce484222325ull ^ ((uint64_t)k->af << 8 | k->len) ^ ((uint64_t)k->path_id << 16);
 	for (int i = 0; i < 16; i++)
 		h = (h ^ k->addr[i]) * 0x100000001b3ull;
 	return h;
@@ -331,7 +331,8 @@ pfx_key_of(struct pfx_key *k, const struct bgp_prefix *p)
 	memcpy(k->addr, p->addr, 16);
 }
 
-/* ---- canonical attribute edits ---------------------------------------------------------------- */
+/* ---- canonical attribute edits ----------------------------------------------------------------
+ */
 
 /* Output builder for attribute sequences (canonical form, type order). */
 struct abuf {
@@ -348,7 +349,8 @@ ab_attr(struct abuf *b, uint8_t flags, uint8_t type, const uint8_t *v, size_t le
 		b->err = 1;
 		return;
 	}
-	b->p[b->len] = (uint8_t)((flags & ~BGP_ATTR_FLAG_EXTLEN) | (len > 255 ? BGP_ATTR_FLAG_EXTLEN : 0));
+	b->p[b->len] =
+	    (uint8_t)((flags & ~BGP_ATTR_FLAG_EXTLEN) | (len > 255 ? BGP_ATTR_FLAG_EXTLEN : 0));
 	b->p[b->len + 1] = type;
 	if (hl == 4) {
 		b->p[b->len + 2] = (uint8_t)(len >> 8);
@@ -427,7 +429,8 @@ canon_export(const struct exp *x, const struct exp_group *g, const struct attr_s
 				/* RFC 4271 §5.1.2: prepend our AS as a new
 				 * leftmost AS_SEQUENCE member. */
 				size_t l = 0;
-				if (a.len >= 2 && a.val[0] == BGP_ASPATH_SEQUENCE && a.val[1] < 255) {
+				if (a.len >= 2 && a.val[0] == BGP_ASPATH_SEQUENCE &&
+				    a.val[1] < 255) {
 					v[0] = BGP_ASPATH_SEQUENCE;
 					v[1] = (uint8_t)(a.val[1] + 1);
 					put32be(v + 2, x->local_as);
@@ -509,7 +512,8 @@ exportable(const struct exp_group *g, const struct rib_path *best)
 	return true;
 }
 
-/* ---- shard side: encode and hand out -------------------------------------------------------------- */
+/* ---- shard side: encode and hand out
+ * -------------------------------------------------------------- */
 
 static void
 job_free(struct exp_job *j)
@@ -551,7 +555,7 @@ job_wake(struct exp *x, unsigned io)
 struct emit_ctx {
 	struct exp *x;
 	unsigned shard;
-	int type;        /* JOB_GROUP or JOB_PEER */
+	int type; /* JOB_GROUP or JOB_PEER */
 	uint32_t target;
 	struct attr_set *stored; /* for exclusions */
 	unsigned io_only;        /* JOB_PEER: the owner loop */
@@ -683,8 +687,9 @@ static unsigned
 adv_slot(const struct adv_tab *t, const struct attr_set *a, const struct attr_set *prev,
          bool from_ibgp, uint8_t af, uint8_t group)
 {
-	uint64_t h = ((uint64_t)(uintptr_t)a ^ (uint64_t)(uintptr_t)prev * 31) * 0x9e3779b97f4a7c15ull ^
-	             (uint64_t)from_ibgp << 1 ^ af ^ (uint64_t)group << 2;
+	uint64_t h =
+	    ((uint64_t)(uintptr_t)a ^ (uint64_t)(uintptr_t)prev * 31) * 0x9e3779b97f4a7c15ull ^
+	    (uint64_t)from_ibgp << 1 ^ af ^ (uint64_t)group << 2;
 	h *= 0x9e3779b97f4a7c15ull;
 	return (unsigned)(h >> 32) & (t->icap - 1);
 }
@@ -937,7 +942,8 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		if (!e->adv)
 			e->adv = attr_ref(best->attrs);
 		e->adv_groups |= 1u << g;
-		adv_add(t, (unsigned)g, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP, &e->pfx);
+		adv_add(t, (unsigned)g, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP,
+		        &e->pfx);
 	}
 	adv_flush(x, shard, JOB_PEER, peer_id, (unsigned)io, t);
 	job_wake(x, (unsigned)io);
@@ -985,14 +991,15 @@ cb_entry_free(void *arg, unsigned shard, struct rib_entry *e)
 }
 
 static const struct rib_export_ops exp_ops = {
-	.changed = cb_changed,
-	.dump = cb_dump,
-	.dump_done = cb_dump_done,
-	.peer_gone = cb_peer_gone,
-	.entry_free = cb_entry_free,
+    .changed = cb_changed,
+    .dump = cb_dump,
+    .dump_done = cb_dump_done,
+    .peer_gone = cb_peer_gone,
+    .entry_free = cb_entry_free,
 };
 
-/* ---- io side: delivery ----------------------------------------------------------------------------- */
+/* ---- io side: delivery
+ * ----------------------------------------------------------------------------- */
 
 static struct io_conn *
 peer_conn(struct peer *p)
@@ -1138,7 +1145,8 @@ static void
 send_rr(struct peer *p, int af, uint8_t subtype)
 {
 	struct bconn *b = p->conn[0];
-	struct bgp_rrefresh rr = {.afi = bgp_af_afi(af), .subtype = subtype, .safi = BGP_SAFI_UNICAST};
+	struct bgp_rrefresh rr = {
+	    .afi = bgp_af_afi(af), .subtype = subtype, .safi = BGP_SAFI_UNICAST};
 	uint8_t buf[32];
 	size_t len;
 
@@ -1409,7 +1417,8 @@ pending(struct sess_loop *sl)
 	}
 }
 
-/* ---- io side: ingest --------------------------------------------------------------------------------- */
+/* ---- io side: ingest
+ * --------------------------------------------------------------------------------- */
 
 static void
 info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct attr_info *i)
@@ -1445,7 +1454,8 @@ info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct att
 	if (a->communities.len) {
 		for (size_t k = 0; k + 4 <= a->communities.len; k += 4) {
 			const uint8_t *c = a->communities.p + k;
-			uint32_t v = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3];
+			uint32_t v = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 |
+			             (uint32_t)c[2] << 8 | c[3];
 			if (v == BGP_COMM_NO_ADVERTISE)
 				i->flags |= ATTR_F_NO_ADVERTISE;
 			else if (v == BGP_COMM_NO_EXPORT)
@@ -1677,8 +1687,8 @@ ingest_attrs(struct exp *x, struct peer *p, const struct bgp_update *u)
 				     (uint32_t)at.val[k + 2] << 8 | at.val[k + 3]) == x->cluster_id)
 					return NULL;
 		if (!(info.flags & ATTR_F_ORIGINATOR)) {
-			size_t l2 = canon_add_originator(canon, len, canon2, sizeof(canon2),
-			                                 p->exp.bgp_id);
+			size_t l2 =
+			    canon_add_originator(canon, len, canon2, sizeof(canon2), p->exp.bgp_id);
 			if (l2) {
 				c = canon2;
 				len = l2;
@@ -1787,7 +1797,8 @@ exp_peer_limit(struct peer *p)
 		         cp->name, p->addrstr, p->exp.routes, cp->max_routes);
 }
 
-/* ---- io side: peer lifecycle ---------------------------------------------------------------------------- */
+/* ---- io side: peer lifecycle
+ * ---------------------------------------------------------------------------- */
 
 /* The session cannot be served: Cease/Out of Resources (RFC 4486 §4,
  * subcode 8), with the reason for the log. */
@@ -1837,7 +1848,7 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p, struct bgp_erro
 		return refuse_session(p, err, "out of memory for its rib peer");
 	}
 	rp->id = id;
-	rp->type = kind == EXP_KIND_EBGP ? RIB_PEER_EBGP
+	rp->type = kind == EXP_KIND_EBGP        ? RIB_PEER_EBGP
 	           : kind == EXP_KIND_RR_CLIENT ? RIB_PEER_RR_CLIENT
 	                                        : RIB_PEER_IBGP;
 	rp->asn = n->peer_as;
@@ -1962,7 +1973,8 @@ exp_peer_resend(struct exp *x, struct sess_loop *sl, struct peer *p, int af)
 	dump_again(x, sl, p);
 }
 
-/* ---- lifecycle ---------------------------------------------------------------------------------------------- */
+/* ---- lifecycle
+ * ---------------------------------------------------------------------------------------------- */
 
 static void
 poll_cb(struct io_loop *l, void *arg)

@@ -22,8 +22,9 @@ struct peer;
 struct exp;
 
 #define EXP_MAX_GROUPS 32
-#define EXP_SENDQ_LIMIT (64u << 20) /* bytes queued to one peer: past it, out of sync
-                                       (RH_SENDQ_LIMIT in the environment overrides) */
+/* Bytes queued to one peer: past it, out of sync (RH_SENDQ_LIMIT in the
+ * environment overrides). */
+#define EXP_SENDQ_LIMIT (64u << 20)
 
 enum exp_kind {
 	EXP_KIND_EBGP = 0,  /* route-server client: third-party next hop */
@@ -40,15 +41,15 @@ enum exp_oos {
 
 /* Per-peer export state, embedded in struct peer; owned by its io thread. */
 struct exp_member {
-	uint32_t id;       /* rib peer id, 0 = none (ids start at 1) */
-	int group;         /* -1 when not a member */
+	uint32_t id; /* rib peer id, 0 = none (ids start at 1) */
+	int group;   /* -1 when not a member */
 	struct peer *gnext, *gprev;
 	unsigned dumps_done; /* shards that finished this peer's table */
 	uint32_t dump_gen;   /* the latest table dump requested (rib_op.gen) */
 	bool eor_sent;
-	bool eor_first;      /* this session's first End-of-RIB went out */
-	uint8_t refresh_err; /* families re-sent for an enhanced route refresh:
-	                        BoRR went before the table, EoRR follows it */
+	bool eor_first;       /* this session's first End-of-RIB went out */
+	uint8_t refresh_err;  /* families re-sent for an enhanced route refresh:
+	                         BoRR went before the table, EoRR follows it */
 	uint32_t asn, bgp_id; /* the member's, for per-message exclusions */
 	uint32_t routes;      /* Adj-RIB-In size (exact when max_routes is set) */
 	uint8_t oos;          /* enum exp_oos: the send queue went over its bound */

@@ -24,16 +24,14 @@ static int cmd_help(int argc, char **argv);
 static void usage(void);
 
 static const struct ctl_cmd cmds[] = {
-	{ "decode", "decode MRT dumps or hex BGP messages (JSON, bgpdump -m, summary)",
-	  ctl_decode_main, ctl_decode_usage },
-	{ "show", "show a running routehubd's status, peers or one peer (control API)",
-	  ctl_show_main, ctl_show_usage },
-	{ "reload", "make routehubd re-read its configuration file", ctl_reload_main,
-	  ctl_reload_usage },
-	{ "metrics", "print routehubd's Prometheus metrics", ctl_metrics_main, ctl_metrics_usage },
-	{ "reset", "reset a peer's session: soft in, soft out or hard", ctl_reset_main,
-	  ctl_reset_usage },
-	{ "help", "list subcommands, or `help SUBCOMMAND` for its options", cmd_help, usage },
+    {"decode", "decode MRT dumps or hex BGP messages (JSON, bgpdump -m, summary)", ctl_decode_main,
+     ctl_decode_usage},
+    {"show", "show a running routehubd's status, peers or one peer (control API)", ctl_show_main,
+     ctl_show_usage},
+    {"reload", "make routehubd re-read its configuration file", ctl_reload_main, ctl_reload_usage},
+    {"metrics", "print routehubd's Prometheus metrics", ctl_metrics_main, ctl_metrics_usage},
+    {"reset", "reset a peer's session: soft in, soft out or hard", ctl_reset_main, ctl_reset_usage},
+    {"help", "list subcommands, or `help SUBCOMMAND` for its options", cmd_help, usage},
 };
 
 static const struct ctl_cmd *

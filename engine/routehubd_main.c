@@ -49,6 +49,7 @@ api_reload(void *arg, struct cfg_err_list *errs)
 int
 main(int argc, char **argv)
 {
+	/* clang-format off */
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'C'},
@@ -57,6 +58,7 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	/* clang-format on */
 	const char *path = NULL;
 	int check = 0, debug = 0, o, r;
 	struct cfg_err_list errs;

@@ -83,10 +83,10 @@ static void
 timer_cb(struct io_timer *t, void *arg)
 {
 	static const enum fsm_event_type ev[FSM_TIMER_MAX] = {
-		[FSM_TIMER_CONNECT_RETRY] = FSM_EV_CONNECT_RETRY_EXPIRES,
-		[FSM_TIMER_HOLD] = FSM_EV_HOLD_EXPIRES,
-		[FSM_TIMER_KEEPALIVE] = FSM_EV_KEEPALIVE_EXPIRES,
-		[FSM_TIMER_IDLE_HOLD] = FSM_EV_IDLE_HOLD_EXPIRES,
+	    [FSM_TIMER_CONNECT_RETRY] = FSM_EV_CONNECT_RETRY_EXPIRES,
+	    [FSM_TIMER_HOLD] = FSM_EV_HOLD_EXPIRES,
+	    [FSM_TIMER_KEEPALIVE] = FSM_EV_KEEPALIVE_EXPIRES,
+	    [FSM_TIMER_IDLE_HOLD] = FSM_EV_IDLE_HOLD_EXPIRES,
 	};
 	struct bconn *b = arg;
 	int i = (int)(t - b->timers);
@@ -142,10 +142,10 @@ static void tcp_framing_error(struct io_conn *c, void *arg, unsigned len);
 static void tcp_closed(struct io_conn *c, void *arg, enum io_close why, int err);
 
 static const struct io_conn_ops tcp_ops = {
-	.connected = tcp_connected,
-	.msg = tcp_msg,
-	.framing_error = tcp_framing_error,
-	.closed = tcp_closed,
+    .connected = tcp_connected,
+    .msg = tcp_msg,
+    .framing_error = tcp_framing_error,
+    .closed = tcp_closed,
 };
 
 static void
@@ -274,8 +274,8 @@ on_established(struct bconn *b)
 	p->last_error[0] = '\0';
 	if (n->sess.ext_msg && b->tcp)
 		io_conn_set_max_msg(b->tcp->io, BGP_MAX_EXT_MSG);
-	log_info("peer %s %s: Established (AS %u, id %u.%u.%u.%u, hold %us%s%s%s%s%s)",
-	         p->cp->name, p->addrstr, n->peer_as, n->peer_id >> 24, (n->peer_id >> 16) & 255,
+	log_info("peer %s %s: Established (AS %u, id %u.%u.%u.%u, hold %us%s%s%s%s%s)", p->cp->name,
+	         p->addrstr, n->peer_as, n->peer_id >> 24, (n->peer_id >> 16) & 255,
 	         (n->peer_id >> 8) & 255, n->peer_id & 255, n->hold_time,
 	         n->sess.as4 ? ", as4" : "", n->sess.af[BGP_AF_IPV6] ? ", ipv6" : "",
 	         n->rrefresh ? ", route-refresh" : "", n->enh_rrefresh ? ", enhanced-rr" : "",
@@ -457,11 +457,10 @@ collision(struct bconn *b, const struct bgp_open *open)
 	e.code = out.code;
 	e.subcode = out.subcode;
 	e.reason = "connection collision";
-	log_info("peer %s %s: connection collision, closing the %s connection", p->cp->name,
-	         p->addrstr,
-	         (out.verdict == FSM_COLL_DUMP_EXISTING ? other->outbound : b->outbound)
-	                 ? "outbound"
-	                 : "inbound");
+	log_info(
+	    "peer %s %s: connection collision, closing the %s connection", p->cp->name, p->addrstr,
+	    (out.verdict == FSM_COLL_DUMP_EXISTING ? other->outbound : b->outbound) ? "outbound"
+	                                                                            : "inbound");
 	if (out.verdict == FSM_COLL_DUMP_EXISTING) {
 		bconn_event(other, FSM_EV_COLLISION_DUMP, NULL, &e);
 		return true;
@@ -542,7 +541,8 @@ process_refresh(struct bconn *b, const uint8_t *msg, size_t len)
 		case BGP_RR_BORR: /* RFC 7313 §4.2: its routes become stale */
 		case BGP_RR_EORR: /* ... and what was not re-sent goes */
 			if (b->fsm.nego.enh_rrefresh)
-				exp_peer_stale(p->sl->d->exp, p->sl, p, af, r.subtype == BGP_RR_BORR);
+				exp_peer_stale(p->sl->d->exp, p->sl, p, af,
+				               r.subtype == BGP_RR_BORR);
 			break;
 		default:
 			break; /* RFC 7313 §3: ignore unknown subtypes */
@@ -569,7 +569,8 @@ tcp_msg(struct io_conn *c, void *arg, const uint8_t *msg, size_t len)
 	memset(&err, 0, sizeof(err));
 	if (bgp_hdr_check(msg, len, b->fsm.nego.sess.ext_msg ? BGP_MAX_EXT_MSG : BGP_MAX_MSG, &type,
 	                  &mlen, &err) < 0) {
-		log_notice("peer %s %s: bad message header: %s", p->cp->name, p->addrstr, err.reason);
+		log_notice("peer %s %s: bad message header: %s", p->cp->name, p->addrstr,
+		           err.reason);
 		bconn_event(b, FSM_EV_HEADER_ERR, NULL, &err);
 		goto out;
 	}
@@ -606,8 +607,8 @@ tcp_msg(struct io_conn *c, void *arg, const uint8_t *msg, size_t len)
 		reason_pinned = true;
 		bconn_event(b,
 		            n.code == BGP_ERR_OPEN && n.subcode == BGP_ERR_OPEN_VERSION
-		                    ? FSM_EV_NOTIF_VERSION_ERR
-		                    : FSM_EV_NOTIF,
+		                ? FSM_EV_NOTIF_VERSION_ERR
+		                : FSM_EV_NOTIF,
 		            NULL, NULL);
 		reason_pinned = false;
 		break;
@@ -678,11 +679,13 @@ tcp_closed(struct io_conn *c, void *arg, enum io_close why, int err)
 		bool pinned = true;
 		b->tcp = NULL;
 		if (why == IO_CLOSE_CONNECT)
-			snprintf(p->last_error, sizeof(p->last_error), "connect: %s", strerror(-err));
+			snprintf(p->last_error, sizeof(p->last_error), "connect: %s",
+			         strerror(-err));
 		else if (why == IO_CLOSE_EOF && !p->last_error[0])
 			snprintf(p->last_error, sizeof(p->last_error), "connection closed by peer");
 		else if (why == IO_CLOSE_ERROR)
-			snprintf(p->last_error, sizeof(p->last_error), "socket: %s", strerror(-err));
+			snprintf(p->last_error, sizeof(p->last_error), "socket: %s",
+			         strerror(-err));
 		else
 			pinned = false;
 		reason_pinned = pinned;
@@ -1002,7 +1005,8 @@ sess_peer_reset_op(struct peer *p, int mode, const char *msg)
 		 * RFC 7313 it frames the answer with BoRR/EoRR and we sweep. */
 		log_info("peer %s %s: soft reset in: ROUTE-REFRESH sent", p->cp->name, p->addrstr);
 		for (int af = 0; af < BGP_AF_MAX; af++) {
-			struct bgp_rrefresh rr = {.afi = bgp_af_afi(af), .subtype = BGP_RR_NORMAL,
+			struct bgp_rrefresh rr = {.afi = bgp_af_afi(af),
+			                          .subtype = BGP_RR_NORMAL,
 			                          .safi = BGP_SAFI_UNICAST};
 			if (n->sess.af[af] && bgp_rrefresh_encode(&rr, buf, sizeof(buf), &len) == 0)
 				send_copy(b, buf, len);

@@ -17,20 +17,15 @@ One routehubd, three raw speakers (lib/rawbgp.py) that announce a prefix each:
 Every wait is a bounded poll; no timing is asserted.
 """
 import os
-import shutil
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import rawbgp  # noqa: E402
-from rhtest import BIN, FAILS, check, ctl  # noqa: E402
-
-RS = '127.44.0.1'
-PORT = 179
+import rhtest  # noqa: E402
+from rhtest import check, is_eor  # noqa: E402
 
 
 def ipv4_update(prefix, plen, nexthop, asn):
@@ -42,132 +37,85 @@ def ipv4_update(prefix, plen, nexthop, asn):
     return rawbgp.update(attrs=attrs, nlri=nlri)
 
 
-def main():
-    if not os.path.exists(os.path.join(BIN, 'routehubd')):
-        print(f'SKIP: no routehubd in {BIN}')
-        return 77
-    tmp = tempfile.mkdtemp(prefix='rh-reset-')
-    sock = os.path.join(tmp, 'api.sock')
-    conf = os.path.join(tmp, 'rh.yaml')
-    with open(conf, 'w') as f:
-        f.write(f'''local:
-  asn: 65515
-  router_id: 10.44.0.1
-  listen: ["{RS}:{PORT}"]
-  api: {{socket: {sock}}}
-peers:
-  - {{name: rr, address: 127.44.1.1, asn: 65001, passive: true}}
-  - {{name: norr, address: 127.44.1.2, asn: 65002, passive: true}}
-  - {{name: err, address: 127.44.1.3, asn: 65003, passive: true}}
-''')
-    log = open(os.path.join(tmp, 'routehubd.log'), 'w')
-    d = subprocess.Popen([os.path.join(BIN, 'routehubd'), '-c', conf], stdout=log,
-                         stderr=subprocess.STDOUT)
-    speakers = []
-    try:
-        deadline = time.monotonic() + 20
-        while ctl(sock, 'show', 'status').returncode != 0:
-            if time.monotonic() > deadline or d.poll() is not None:
-                raise RuntimeError('routehubd did not start')
-            time.sleep(0.1)
+def peers(h):
+    return f'''  - {{name: rr, address: {h.addr(11)}, asn: 65001, passive: true}}
+  - {{name: norr, address: {h.addr(12)}, asn: 65002, passive: true}}
+  - {{name: err, address: {h.addr(13)}, asn: 65003, passive: true}}
+'''
 
-        caps_rr = [rawbgp.cap_mp(), rawbgp.cap_as4(65001), rawbgp.cap_route_refresh()]
-        caps_norr = [rawbgp.cap_mp(), rawbgp.cap_as4(65002)]
-        caps_err = [rawbgp.cap_mp(), rawbgp.cap_as4(65003), rawbgp.cap_route_refresh(),
-                    rawbgp.cap_enhanced_route_refresh()]
 
-        def connect(src, asn, bgp_id, caps, prefix):
-            s = rawbgp.RawSpeaker.connect(RS, PORT, source=src)
-            s.handshake(asn, bgp_id, hold_time=90, caps=caps)
-            s.send(ipv4_update(prefix, 24, '198.18.0.' + src.rsplit('.', 1)[1], asn))
-            s.send(rawbgp.update())  # End-of-RIB
-            speakers.append(s)
-            return s
+def body(h):
+    caps_rr = [rawbgp.cap_mp(), rawbgp.cap_as4(65001), rawbgp.cap_route_refresh()]
+    caps_norr = [rawbgp.cap_mp(), rawbgp.cap_as4(65002)]
+    caps_err = [rawbgp.cap_mp(), rawbgp.cap_as4(65003), rawbgp.cap_route_refresh(),
+                rawbgp.cap_enhanced_route_refresh()]
 
-        rr = connect('127.44.1.1', 65001, '10.44.1.1', caps_rr, '10.61.0.0')
-        norr = connect('127.44.1.2', 65002, '10.44.1.2', caps_norr, '10.62.0.0')
-        err = connect('127.44.1.3', 65003, '10.44.1.3', caps_err, '10.63.0.0')
+    def connect(host, asn, bgp_id, caps, prefix):
+        s = h.connect(h.addr(host), asn, bgp_id, caps=caps)
+        s.send(ipv4_update(prefix, 24, f'198.18.0.{host}', asn))
+        s.send(rawbgp.update())  # End-of-RIB
+        return s
 
-        # err gets the others' routes, then its End-of-RIB.
-        def has_eor(m):
-            return m.code == rawbgp.UPDATE and len(m.body) == 4
-        err.recv_until(has_eor, timeout=10)
+    rr = connect(11, 65001, '10.44.1.1', caps_rr, '10.61.0.0')
+    norr = connect(12, 65002, '10.44.1.2', caps_norr, '10.62.0.0')
+    err = connect(13, 65003, '10.44.1.3', caps_err, '10.63.0.0')
 
-        # soft in towards a peer with route refresh
-        r = ctl(sock, 'reset', 'rr', 'in')
-        check(r.returncode == 0 and 'soft in' in r.stdout, f'reset rr in accepted ({r.stdout.strip()})')
-        rrm = rr.recv_until(lambda m: m.code == rawbgp.ROUTE_REFRESH, timeout=10)
-        afi, subtype, safi = struct.unpack('!HBB', rrm.body[:4])
-        check((afi, subtype, safi) == (1, 0, 1), 'rr received ROUTE-REFRESH IPv4 unicast, normal')
+    # err gets the others' routes, then its End-of-RIB.
+    err.recv_until(is_eor, timeout=10)
 
-        # soft out towards a peer with enhanced route refresh: BoRR, table, EoRR
-        r = ctl(sock, 'reset', 'err', 'out')
-        check(r.returncode == 0, 'reset err out accepted')
-        start = len(err.received)
-        err.recv_until(lambda m: m.code == rawbgp.ROUTE_REFRESH and m.body[2] == 2, timeout=10)
-        got = err.received[start:]
-        kinds = [('RR%d' % m.body[2]) if m.code == rawbgp.ROUTE_REFRESH else m.type
-                 for m in got if m.code != rawbgp.KEEPALIVE]
-        check(kinds and kinds[0] == 'RR1' and kinds[-1] == 'RR2',
-              f'err got BoRR ... EoRR around the table ({kinds})')
-        updates = [m for m in got if m.code == rawbgp.UPDATE]
-        check(len(updates) >= 1, 'err got the table again between BoRR and EoRR')
-        blob = b''.join(u.body for u in updates)
-        check(socket.inet_aton('10.61.0.0')[:3] in blob and socket.inet_aton('10.62.0.0')[:3] in blob,
-              'the table re-sent holds the others\' prefixes')
-        check(socket.inet_aton('10.63.0.0')[:3] not in blob, 'and not err\'s own prefix')
+    # soft in towards a peer with route refresh
+    r = h.ctl('reset', 'rr', 'in')
+    check(r.returncode == 0 and 'soft in' in r.stdout, f'reset rr in accepted ({r.stdout.strip()})')
+    rrm = rr.recv_until(lambda m: m.code == rawbgp.ROUTE_REFRESH, timeout=10)
+    afi, subtype, safi = struct.unpack('!HBB', rrm.body[:4])
+    check((afi, subtype, safi) == (1, 0, 1), 'rr received ROUTE-REFRESH IPv4 unicast, normal')
 
-        # soft in towards a peer without route refresh: a hard reset
-        r = ctl(sock, 'reset', 'norr', 'in')
-        check(r.returncode == 0, 'reset norr in accepted')
-        n = norr.recv_notification(timeout=10)
-        check(n is not None and (n.notification['code'], n.notification['subcode']) == (6, 4),
-              f'norr (no route refresh) got 6/4 instead ({n!r})')
+    # soft out towards a peer with enhanced route refresh: BoRR, table, EoRR
+    r = h.ctl('reset', 'err', 'out')
+    check(r.returncode == 0, 'reset err out accepted')
+    start = len(err.received)
+    err.recv_until(lambda m: m.code == rawbgp.ROUTE_REFRESH and m.body[2] == 2, timeout=10)
+    got = err.received[start:]
+    kinds = [('RR%d' % m.body[2]) if m.code == rawbgp.ROUTE_REFRESH else m.type
+             for m in got if m.code != rawbgp.KEEPALIVE]
+    check(kinds and kinds[0] == 'RR1' and kinds[-1] == 'RR2',
+          f'err got BoRR ... EoRR around the table ({kinds})')
+    updates = [m for m in got if m.code == rawbgp.UPDATE]
+    check(len(updates) >= 1, 'err got the table again between BoRR and EoRR')
+    blob = b''.join(u.body for u in updates)
+    check(socket.inet_aton('10.61.0.0')[:3] in blob and socket.inet_aton('10.62.0.0')[:3] in blob,
+          'the table re-sent holds the others\' prefixes')
+    check(socket.inet_aton('10.63.0.0')[:3] not in blob, 'and not err\'s own prefix')
 
-        # hard reset with an RFC 8203 text, by address
-        r = ctl(sock, 'reset', '127.44.1.1', 'hard', 'maintenance window 42')
-        check(r.returncode == 0, 'reset by address accepted')
-        n = rr.recv_notification(timeout=10)
-        check(n is not None and n.notification['shutdown_text'] == 'maintenance window 42',
-              f'rr got 6/4 with the text ({n!r})')
-        # and is accepted again (the peer calls back)
-        deadline = time.monotonic() + 20
-        ok = False
-        while time.monotonic() < deadline and not ok:
-            try:
-                s = rawbgp.RawSpeaker.connect(RS, PORT, source='127.44.1.1')
-                s.handshake(65001, '10.44.1.1', hold_time=90, caps=caps_rr)
-                speakers.append(s)
-                ok = True
-            except Exception:
-                time.sleep(0.3)
-        check(ok, 'rr can establish again after the hard reset')
+    # soft in towards a peer without route refresh: a hard reset
+    r = h.ctl('reset', 'norr', 'in')
+    check(r.returncode == 0, 'reset norr in accepted')
+    n = norr.recv_notification(timeout=10)
+    check(n is not None and (n.notification['code'], n.notification['subcode']) == (6, 4),
+          f'norr (no route refresh) got 6/4 instead ({n!r})')
 
-        r = ctl(sock, 'reset', 'nobody')
-        check(r.returncode == 1 and 'no peer' in r.stderr, 'unknown peer refused (exit 1)')
-        r = ctl(sock, 'reset', 'rr', 'sideways')
-        check(r.returncode == 2, 'unknown mode refused (exit 2)')
-    except Exception as e:  # noqa: BLE001
-        check(False, f'exception: {e!r}')
-    finally:
-        for s in speakers:
-            try:
-                s.close()
-            except Exception:
-                pass
-        d.terminate()
+    # hard reset with an RFC 8203 text, by address
+    r = h.ctl('reset', h.addr(11), 'hard', 'maintenance window 42')
+    check(r.returncode == 0, 'reset by address accepted')
+    n = rr.recv_notification(timeout=10)
+    check(n is not None and n.notification['shutdown_text'] == 'maintenance window 42',
+          f'rr got 6/4 with the text ({n!r})')
+    # and is accepted again (the peer calls back)
+    deadline = time.monotonic() + 20
+    ok = False
+    while time.monotonic() < deadline and not ok:
         try:
-            d.wait(10)
-        except subprocess.TimeoutExpired:
-            d.kill()
-        log.close()
-        if FAILS:
-            print(open(os.path.join(tmp, 'routehubd.log')).read()[-3000:])
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f'{0 if FAILS else 1} passed, {len(FAILS)} failed')
-    return 1 if FAILS else 0
+            h.connect(h.addr(11), 65001, '10.44.1.1', caps=caps_rr)
+            ok = True
+        except Exception:
+            time.sleep(0.3)
+    check(ok, 'rr can establish again after the hard reset')
+
+    r = h.ctl('reset', 'nobody')
+    check(r.returncode == 1 and 'no peer' in r.stderr, 'unknown peer refused (exit 1)')
+    r = h.ctl('reset', 'rr', 'sideways')
+    check(r.returncode == 2, 'unknown mode refused (exit 2)')
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(rhtest.run(44, 'rh-reset-', peers, body))

@@ -27,16 +27,14 @@ Expected, all checked:
 Every wait is a bounded poll; no timing is asserted.
 """
 import os
-import socket
-import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import rawbgp  # noqa: E402
 import rhtest  # noqa: E402
-from rhtest import (base_attrs, check, drain, med_attr, med_of, nexthop_attr,  # noqa: E402
-                    pack_updates, table_prefixes, walk)
+from rhtest import (StaleTable, base_attrs, check, drain, med_attr, nexthop_attr,  # noqa: E402
+                    pack_updates, table_prefixes)
 
 NPFX = 20000
 MAX_ROUNDS = 300
@@ -46,51 +44,6 @@ def updates(med, asn=65001):
     """The whole table with this MED, packed into 4096-byte UPDATEs."""
     attrs = base_attrs(asn) + nexthop_attr('198.18.51.1') + med_attr(med)
     return b''.join(pack_updates(table_prefixes(NPFX), attrs))
-
-
-class Table:
-    """A receiver's view: prefix -> MED, with RFC 7313 stale handling. Each
-    EoRR records how many prefixes were re-sent since its BoRR."""
-
-    def __init__(self):
-        self.routes, self.stale = {}, set()
-        self.seq = []        # 'B' / 'E' in the order received
-        self.resent = None   # prefixes announced since the last BoRR
-        self.at_eorr = []    # len(resent) at each EoRR (None: no BoRR before it)
-
-    def apply(self, m):
-        if m.code == rawbgp.ROUTE_REFRESH:
-            sub = m.body[2]
-            if sub == 1:
-                self.seq.append('B')
-                self.stale = set(self.routes)
-                self.resent = set()
-            elif sub == 2:
-                self.seq.append('E')
-                self.at_eorr.append(None if self.resent is None else len(self.resent))
-                for p in self.stale:
-                    self.routes.pop(p, None)
-                self.stale, self.resent = set(), None
-            return
-        if m.code != rawbgp.UPDATE:
-            return
-        b = m.body
-        wl = struct.unpack('!H', b[:2])[0]
-        w = b[2:2 + wl]
-        al = struct.unpack('!H', b[2 + wl:4 + wl])[0]
-        a = b[4 + wl:4 + wl + al]
-        nlri = b[4 + wl + al:]
-        med = med_of(a)
-        for p in walk(w):
-            self.routes.pop(p, None)
-            self.stale.discard(p)
-            if self.resent is not None:
-                self.resent.discard(p)
-        for p in walk(nlri):
-            self.routes[p] = med
-            self.stale.discard(p)
-            if self.resent is not None:
-                self.resent.add(p)
 
 
 def peers(h):
@@ -106,20 +59,14 @@ def body(h):
 
     # A tiny receive buffer before connecting: the kernel cannot soak up
     # much for a spoke that does not read.
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.bind((slow_addr, 0))
-    s.settimeout(10)
-    s.connect((h.rs, rhtest.PORT))
-    slow = h.add(rawbgp.RawSpeaker(s))
-    slow.handshake(65003, '10.51.2.1',
-                   caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65003), rawbgp.cap_route_refresh(),
-                         rawbgp.cap_enhanced_route_refresh()])
+    slow = h.connect(slow_addr, 65003, '10.51.2.1', rcvbuf=4096,
+                     caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65003), rawbgp.cap_route_refresh(),
+                           rawbgp.cap_enhanced_route_refresh()])
     feeder = h.connect(h.addr(11), 65001, '10.51.1.1',
                        caps=[rawbgp.cap_mp(), rawbgp.cap_as4(65001)])
 
     # slow takes the first table while it reads.
-    st = Table()
+    st = StaleTable()
     med = 1000
     feeder.send(updates(med))
     deadline = time.monotonic() + 30

@@ -413,6 +413,21 @@ def checks(lab, run, rh, f1, f2, f3, f4, s1, s2, t0):
                                  f'want {sorted(want(F3_ASN))} and nothing withdrawn')
     run.check('refresh-in-raw', refresh_in_raw)
 
+    def expect_resent(name, routes, s1_0):
+        """After a feeder re-sent its table (soft reset out towards us):
+        exactly its routes in routehubd, none stale, both spokes' tables
+        right, and s1 (UPDATE counts s1_0 before) got nothing: the table
+        did not change."""
+        wait_for(lambda: set(rib_of(name)) == set(routes) and
+                 not any(p.get('stale') for p in rib_of(name).values()), T,
+                 what=f'{name} routes in routehubd, none stale')
+        expect_table(s1, want(s1.asn))
+        expect_table(s2, want(s2.asn))
+        s1_1 = s1.stats(rh.address)
+        if s1_1 != s1_0:
+            raise AssertionError(f's1 got UPDATEs for an unchanged table: (updates, withdraws) '
+                                 f'{s1_0} -> {s1_1}')
+
     def soft_out_feeder():
         before = peer(f2.address)['refresh_in']
         s1_0 = s1.stats(rh.address)
@@ -422,15 +437,7 @@ def checks(lab, run, rh, f1, f2, f3, f4, s1, s2, t0):
         if f2.log_count('Sending BEGIN-OF-RR') < 1 or f2.log_count('Sending END-OF-RR') < 1:
             raise AssertionError('f2 did not frame its refresh with BoRR/EoRR')
         # routehubd's view: all of f2's routes, none left stale.
-        wait_for(lambda: set(rib_of('f2')) == set(f2_now) and
-                 not any(p.get('stale') for p in rib_of('f2').values()), T,
-                 what='f2 routes in routehubd, none stale')
-        expect_table(s1, want(s1.asn))
-        expect_table(s2, want(s2.asn))
-        s1_1 = s1.stats(rh.address)
-        if s1_1 != s1_0:
-            raise AssertionError(f's1 got UPDATEs for an unchanged table: (updates, withdraws) '
-                                 f'{s1_0} -> {s1_1}')
+        expect_resent('f2', f2_now, s1_0)
     run.check('soft-out-feeder', soft_out_feeder)
 
     def soft_out_frr():
@@ -439,15 +446,7 @@ def checks(lab, run, rh, f1, f2, f3, f4, s1, s2, t0):
         f4.vtysh(f'clear bgp ipv4 unicast {rh.address} soft out')
         # FRR re-sends at least one UPDATE (its one route), maybe more.
         wait_for(lambda: peer(f4.address)['msgs_in'] > before, T, what='f4 re-sends its routes')
-        wait_for(lambda: set(rib_of('f4')) == set(F4_ROUTES) and
-                 not any(p.get('stale') for p in rib_of('f4').values()), T,
-                 what='f4 routes in routehubd, none stale')
-        expect_table(s1, want(s1.asn))
-        expect_table(s2, want(s2.asn))
-        s1_1 = s1.stats(rh.address)
-        if s1_1 != s1_0:
-            raise AssertionError(f's1 got UPDATEs for an unchanged table: (updates, withdraws) '
-                                 f'{s1_0} -> {s1_1}')
+        expect_resent('f4', F4_ROUTES, s1_0)
     run.check('soft-out-frr', soft_out_frr)
 
     def stale_sweep_raw():

@@ -275,11 +275,16 @@ class RawSpeaker:
         self.reset_by_peer = False
 
     @classmethod
-    def connect(cls, address, port=179, source=None, timeout=10, ttl=None, md5_key=None):
-        """Connect to address:port, from `source` (a 127.x address) when given."""
+    def connect(cls, address, port=179, source=None, timeout=10, ttl=None, md5_key=None,
+                rcvbuf=None):
+        """Connect to address:port, from `source` (a 127.x address) when given;
+        rcvbuf: a receive buffer that small, set before connecting (a peer
+        that stops reading then fills up at once)."""
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if rcvbuf is not None:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             if ttl is not None:
                 s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
             if md5_key is not None:

@@ -211,6 +211,59 @@ class Table:
         self.routes |= announced
 
 
+class StaleTable:
+    """A receiver's view with RFC 7313 handling: prefix (wire form) -> MED;
+    BoRR marks every route stale, a route announced again is no longer
+    stale, EoRR drops the stale ones. seq: 'B' / 'E' in the order received;
+    at_eorr: at each EoRR, how many prefixes were announced since its BoRR
+    (None: no BoRR before it)."""
+
+    def __init__(self):
+        self.routes, self.stale = {}, set()
+        self.seq = []
+        self.resent = None   # prefixes announced since the last BoRR
+        self.at_eorr = []
+
+    @property
+    def borr(self):
+        return self.seq.count('B')
+
+    @property
+    def eorr(self):
+        return self.seq.count('E')
+
+    def apply(self, m):
+        sub = rr_subtype(m)
+        if sub == 1:
+            self.seq.append('B')
+            self.stale = set(self.routes)
+            self.resent = set()
+            return
+        if sub == 2:
+            self.seq.append('E')
+            self.at_eorr.append(None if self.resent is None else len(self.resent))
+            for p in self.stale:
+                self.routes.pop(p, None)
+            self.stale, self.resent = set(), None
+            return
+        if m.code != rawbgp.UPDATE:
+            return
+        b = m.body
+        wl = struct.unpack('!H', b[:2])[0]
+        al = struct.unpack('!H', b[2 + wl:4 + wl])[0]
+        med = med_of(b[4 + wl:4 + wl + al])
+        for p in walk(b[2:2 + wl]):
+            self.routes.pop(p, None)
+            self.stale.discard(p)
+            if self.resent is not None:
+                self.resent.discard(p)
+        for p in walk(b[4 + wl + al:]):
+            self.routes[p] = med
+            self.stale.discard(p)
+            if self.resent is not None:
+                self.resent.add(p)
+
+
 # --- routehubd ------------------------------------------------------------
 
 def ctl(sock, *args):
@@ -329,9 +382,10 @@ peers:
         self.speakers.append(sp)
         return sp
 
-    def connect(self, source, asn, bgp_id, caps=None, hold_time=90):
-        """A raw speaker from `source`, Established with routehubd."""
-        sp = self.add(rawbgp.RawSpeaker.connect(self.rs, PORT, source=source))
+    def connect(self, source, asn, bgp_id, caps=None, hold_time=90, rcvbuf=None):
+        """A raw speaker from `source`, Established with routehubd (rcvbuf:
+        rawbgp.RawSpeaker.connect's)."""
+        sp = self.add(rawbgp.RawSpeaker.connect(self.rs, PORT, source=source, rcvbuf=rcvbuf))
         sp.handshake(asn, bgp_id, hold_time=hold_time, caps=caps)
         return sp
 

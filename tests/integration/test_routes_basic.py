@@ -39,15 +39,13 @@ Environment: RH_BIN (routehubd, routehubctl), RH_KEEP_LAB=1 keeps the lab direct
 """
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
-from bgpharness import Bird, Exabgp, Gobgp, Lab, Routehubd, wait_for  # noqa: E402
-from routecheck import Runner, norm, diff  # noqa: E402
+from bgpharness import Bird, Exabgp, Gobgp, Routehubd, wait_for  # noqa: E402
+from routecheck import Runner, lab_main, norm, diff  # noqa: E402
 
 T = 30          # bound of every wait, seconds
 RH_ASN = 65515
@@ -143,21 +141,7 @@ def expected(routes, feeder_asn, prepend, exclude_asn=None, lp=None):
 
 
 def main():
-    if Routehubd.missing():
-        print(f'SKIP: routehubd not built: {", ".join(Routehubd.missing())}')
-        return 77
-    missing = [m for cls in (Bird, Exabgp, Gobgp) for m in cls.missing()]
-    if missing:
-        print(f'SKIP: not installed: {", ".join(missing)}')
-        return 77
-    keep = os.environ.get('RH_KEEP_LAB') == '1'
-    labdir = tempfile.mkdtemp(prefix='rh-routes-basic-')
-    t0 = time.monotonic()
-    with Lab(tmpdir=labdir, keep=keep) as lab:
-        rc = scenario(lab, t0)
-    if rc == 0 and not keep:
-        shutil.rmtree(labdir, ignore_errors=True)
-    return rc
+    return lab_main('basic', (Bird, Exabgp, Gobgp), scenario)
 
 
 def scenario(lab, t0):

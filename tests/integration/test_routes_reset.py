@@ -60,17 +60,15 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import struct
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
 import rawbgp  # noqa: E402
-from bgpharness import Bird, Exabgp, Frr, Gobgp, Lab, Routehubd, wait_for  # noqa: E402
-from routecheck import Runner, norm, diff  # noqa: E402
+from bgpharness import Bird, Exabgp, Frr, Gobgp, Routehubd, wait_for  # noqa: E402
+from routecheck import Runner, lab_main, norm, diff  # noqa: E402
 
 T = 30          # bound of every wait, seconds
 RH_ASN = 65515
@@ -240,21 +238,7 @@ F3_ROUTES = {
 
 
 def main():
-    if Routehubd.missing():
-        print(f'SKIP: routehubd not built: {", ".join(Routehubd.missing())}')
-        return 77
-    missing = [m for cls in (Bird, Exabgp, Frr, Gobgp) for m in cls.missing()]
-    if missing:
-        print(f'SKIP: not installed: {", ".join(missing)}')
-        return 77
-    keep = os.environ.get('RH_KEEP_LAB') == '1'
-    labdir = tempfile.mkdtemp(prefix='rh-routes-reset-')
-    t0 = time.monotonic()
-    with Lab(tmpdir=labdir, keep=keep) as lab:
-        rc = scenario(lab, t0)
-    if rc == 0 and not keep:
-        shutil.rmtree(labdir, ignore_errors=True)
-    return rc
+    return lab_main('reset', (Bird, Exabgp, Frr, Gobgp), scenario)
 
 
 def scenario(lab, t0):

@@ -1,8 +1,14 @@
 """Helpers shared by the end-to-end route tests (test_routes_*.py): a check
 runner that reports every failure and goes on, exact route tables keyed by
-prefix and their differences, and ExaBGP's recorded events."""
+prefix and their differences, ExaBGP's recorded events, and the tests' main
+(skip, lab directory, clean-up)."""
 import json
+import os
+import shutil
+import tempfile
 import time
+
+from bgpharness import Lab, Routehubd
 
 
 class Runner:
@@ -63,3 +69,25 @@ def exa_events(exa):
                 except ValueError:
                     pass
     return out
+
+
+def lab_main(name, daemons, scenario):
+    """A route test's main: skip (77) when routehubd or one of `daemons`
+    (bgpharness classes) is missing, run scenario(lab, t0) in a lab under a
+    temporary directory (kept with RH_KEEP_LAB=1, or when it failed), and
+    return its exit status."""
+    if Routehubd.missing():
+        print(f'SKIP: routehubd not built: {", ".join(Routehubd.missing())}')
+        return 77
+    missing = [m for cls in daemons for m in cls.missing()]
+    if missing:
+        print(f'SKIP: not installed: {", ".join(missing)}')
+        return 77
+    keep = os.environ.get('RH_KEEP_LAB') == '1'
+    labdir = tempfile.mkdtemp(prefix=f'rh-routes-{name}-')
+    t0 = time.monotonic()
+    with Lab(tmpdir=labdir, keep=keep) as lab:
+        rc = scenario(lab, t0)
+    if rc == 0 and not keep:
+        shutil.rmtree(labdir, ignore_errors=True)
+    return rc

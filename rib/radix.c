@@ -19,15 +19,15 @@
  * IPv4 table is ~17 prefixes per used slot and ~9 levels deep at most,
  * instead of ~25. The walk merges the short tree with the slots in order.
  *
- * Memory, for a full table of ~1M prefixes in one tree: entry nodes embed
- * the struct rib_entry and room for one path (the common case: no vector
- * allocation at all), 80 bytes, from one address range reserved per tree
- * (rn_region_get: a node is named by a 32-bit index); glue nodes hold only
- * their two children and the prefix bytes of their family, 24 bytes for
- * IPv4 and 40 for IPv6, from per-tree slabs. Both keep free lists and go
- * with the tree. A path vector that outgrows its node doubles through
- * malloc (jemalloc's size classes are slabs too), and shrinks back with
- * hysteresis.
+ * Memory, for a full table of ~1M prefixes in one tree: every node comes
+ * from one address range reserved per tree (rn_region_get) and is named by
+ * a 32-bit index, its offset / 8, so that a child link is 4 bytes. Entry
+ * nodes embed the struct rib_entry and room for one path (the common case:
+ * no vector allocation at all), 72 bytes; glue nodes hold only their two
+ * children and the prefix bytes of their family, 16 bytes for IPv4 and 32
+ * for IPv6. Each size keeps a free list; the range goes with the tree. A
+ * path vector that outgrows its node doubles through malloc (jemalloc's
+ * size classes are slabs too), and shrinks back with hysteresis.
  *
  * Speed on bulk updates: exact lookups go through a hash of the keys (one
  * or two cache misses, where a random descent of a 1M-prefix tree costs
@@ -73,16 +73,19 @@
 	} while (0)
 
 /* u.key.af of nodes that only split (entries hold their family there). */
-#define RN_GLUE     0xff /* from the glue slab */
+#define RN_GLUE     0xff /* glue-sized */
 #define RN_GLUE_BIG 0xfe /* an entry-sized node turned glue in place */
 
-#define RN_SLAB_BYTES (64 * 1024)
 #define RN_STRIDE     16 /* keys of at least 16 bits hang from t->slot[first 16 bits] */
 #define RN_SLOTS      (1u << RN_STRIDE)
 #define RN_STACK      (2 * (128 + 2)) /* depth <= 129 nodes; a walk stacks one sibling each */
 
+/* A node's name: its offset in the tree's region / RN_UNIT; 0 is none. */
+typedef uint32_t rn_idx;
+#define RN_UNIT 8
+
 struct rnode {
-	struct rnode *child[2];
+	rn_idx child[2];
 	union {
 		/* Glue nodes: only af, len and the family's address bytes exist. */
 		struct rib_prefix key;
@@ -95,36 +98,29 @@ struct rnode {
 
 static_assert(offsetof(struct rnode, u.ent.e.pfx) == offsetof(struct rnode, u.key),
               "an entry's prefix is its node's key");
-static_assert(sizeof(void *) != 8 || sizeof(struct rnode) == 80,
-              "entry nodes are 80 bytes: five 16-byte units (the index names them by offset / 16)");
+static_assert(sizeof(void *) != 8 || sizeof(struct rnode) == 72,
+              "entry nodes are 72 bytes: child links are 4-byte indices");
+static_assert(sizeof(struct rnode) % RN_UNIT == 0, "nodes are whole units");
 
-/* Fixed-size objects carved from 64 KiB slabs; freed objects are reused. */
-struct rn_pool {
-	void *free;  /* free objects, linked through their first word */
-	void *slabs; /* slabs, linked through their first word */
-	char *cur;   /* unused part of the newest slab */
-	size_t left;
-	size_t size;
-};
-
-/* Entry nodes: one reserved address range a tree (rn_region_get). */
+/* Every node of a tree: one reserved address range (rn_region_get). */
 struct rn_region {
 	char *base;
 	size_t reserved;  /* bytes of address space */
 	size_t committed; /* bytes made writable, from base */
-	size_t used;      /* bytes handed out, from base (starts at 16: index 0 is "empty") */
-	void *free;       /* freed nodes, linked through their first word */
+	size_t used;      /* bytes handed out, from base (starts at RN_UNIT: index 0 is "none") */
+	void *free[2];    /* freed entry-sized [0] and glue-sized [1] nodes, linked
+	                     through their first word */
+	size_t size[2];   /* bytes of each */
 };
 
 struct rib_tree {
-	struct rnode *root;  /* keys shorter than RN_STRIDE */
-	struct rnode **slot; /* [RN_SLOTS]: the subtree of each RN_STRIDE-bit start */
+	rn_idx root;  /* keys shorter than RN_STRIDE */
+	rn_idx *slot; /* [RN_SLOTS]: the subtree of each RN_STRIDE-bit start */
 	size_t count;
 	uint8_t af;
 	uint8_t alen;   /* address bytes: 4 or 16 */
 	uint8_t maxlen; /* 32 or 128 */
-	struct rn_pool glue;
-	struct rn_region ent; /* entry nodes (and entry-sized split points) */
+	struct rn_region ent; /* all nodes */
 	/* exact-match index: open addressing, linear probing, <= 3/4 full;
 	 * one word a slot (rn_hslot) */
 	uint64_t *h;
@@ -132,7 +128,7 @@ struct rib_tree {
 	unsigned hbits; /* hcap == 1 << hbits */
 	uint64_t seed;  /* per tree: keys cannot be chosen to collide */
 	/* deferred structure changes (rn_sync) */
-	struct rnode *pend; /* not linked yet, through child[0] */
+	struct rnode *pend; /* not linked yet, through child[0] (an index) */
 	struct rnode *dead; /* removed, still linked, through rn_dead_link() */
 	size_t npend, ndead;
 };
@@ -158,80 +154,15 @@ rn_bug(const char *fn, const char *what)
 	abort();
 }
 
-/* ---- slabs -------------------------------------------------------------------------------- */
-
-static void
-rn_pool_init(struct rn_pool *p, size_t size)
-{
-	memset(p, 0, sizeof(*p));
-	p->size = size;
-}
-
-/*
- * Under AddressSanitizer every object is its own malloc, so that reads past
- * a glue node's short key or uses after free are caught; rib_tree_free then
- * frees nodes one by one.
- */
+/* Under AddressSanitizer, free nodes and the unused part of the region are
+ * poisoned: reads past a glue node or uses after free are caught. */
 #if defined(__SANITIZE_ADDRESS__)
-#define RN_POOL_MALLOC 1
+#define RN_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define RN_POOL_MALLOC 1
+#define RN_ASAN 1
 #endif
 #endif
-
-static void *
-rn_pool_get(struct rn_pool *p)
-{
-#ifdef RN_POOL_MALLOC
-	return malloc(p->size);
-#else
-	void *o = p->free;
-
-	if (o != NULL) {
-		p->free = *(void **)o;
-		return o;
-	}
-	if (p->left < p->size) {
-		char *s = malloc(RN_SLAB_BYTES);
-		if (s == NULL)
-			return NULL;
-		*(void **)s = p->slabs;
-		p->slabs = s;
-		p->cur = s + 16; /* the link; objects stay 16-aligned */
-		p->left = RN_SLAB_BYTES - 16;
-	}
-	o = p->cur;
-	p->cur += p->size;
-	p->left -= p->size;
-	return o;
-#endif
-}
-
-static void
-rn_pool_put(struct rn_pool *p, void *o)
-{
-#ifdef RN_POOL_MALLOC
-	(void)p;
-	free(o);
-#else
-	*(void **)o = p->free;
-	p->free = o;
-#endif
-}
-
-static void
-rn_pool_fini(struct rn_pool *p)
-{
-	void *s = p->slabs;
-
-	while (s != NULL) {
-		void *next = *(void **)s;
-		free(s);
-		s = next;
-	}
-	memset(p, 0, sizeof(*p));
-}
 
 /* ---- bits of keys ------------------------------------------------------------------------- */
 
@@ -298,7 +229,7 @@ rn_slot(const uint8_t *a)
 }
 
 /* Where the subtree holding keys of this length and address hangs. */
-static inline struct rnode **
+static inline rn_idx *
 rn_top(struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
 	return len < RN_STRIDE ? &t->root : &t->slot[rn_slot(addr)];
@@ -316,18 +247,39 @@ rn_of(struct rib_entry *e)
 	return (struct rnode *)(void *)((char *)e - offsetof(struct rnode, u.ent.e));
 }
 
+/* Index <-> node. */
+static inline struct rnode *
+rn_node(const struct rib_tree *t, rn_idx i)
+{
+	return i != 0 ? (struct rnode *)(void *)(t->ent.base + (size_t)i * RN_UNIT) : NULL;
+}
+
+static inline rn_idx
+rn_name(const struct rib_tree *t, const struct rnode *n)
+{
+	return n != NULL ? (rn_idx)(((const char *)n - t->ent.base) / RN_UNIT) : 0;
+}
+
+static inline struct rnode *
+rn_child(const struct rib_tree *t, const struct rnode *n, unsigned b)
+{
+	return rn_node(t, n->child[b]);
+}
+
 /*
- * Entry nodes come from one address range reserved per tree (PROT_NONE,
- * made writable a megabyte at a time as the tree grows), so that a node is
- * named by a 32-bit index (its offset / 16) and a slot of the exact-match
- * index holds that index next to 32 bits of the key's hash: enough to find
- * a slot's home without touching its node, when deleting and when resizing.
- * Freed nodes are reused (a free list); the range goes with the tree.
- * Under AddressSanitizer, free nodes and the unused tail are poisoned.
+ * Nodes come from one address range reserved per tree (PROT_NONE, made
+ * writable a megabyte at a time as the tree grows), so that a node is named
+ * by a 32-bit index (its offset / RN_UNIT): a child link is 4 bytes, and a
+ * slot of the exact-match index holds an entry's index next to 32 bits of
+ * the key's hash, enough to find a slot's home without touching its node
+ * when deleting and when resizing. Freed nodes are reused (a free list per
+ * size); the range goes with the tree.
  */
 #define RN_REGION_CHUNK (1u << 20)
+#define RN_SZ_ENTRY     0
+#define RN_SZ_GLUE      1
 
-#if defined(RN_POOL_MALLOC)
+#if defined(RN_ASAN)
 #include <sanitizer/asan_interface.h>
 #define RN_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define RN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
@@ -337,9 +289,9 @@ rn_of(struct rib_entry *e)
 #endif
 
 static int
-rn_region_init(struct rn_region *r)
+rn_region_init(struct rn_region *r, size_t glue_size)
 {
-	/* 32 GiB of address space names 429 M nodes (offset / 16 < 2^31).
+	/* 32 GiB of address space names 4 G units of 8 bytes (rn_idx).
 	 * Under an address-space limit (RLIMIT_AS) a tree takes at most a
 	 * sixteenth of it, so that a few trees leave room for the rest. */
 	static const size_t sizes[] = {(size_t)32 << 30, (size_t)4 << 30, (size_t)512 << 20,
@@ -348,18 +300,20 @@ rn_region_init(struct rn_region *r)
 	size_t cap = SIZE_MAX;
 
 	memset(r, 0, sizeof(*r));
+	r->size[RN_SZ_ENTRY] = sizeof(struct rnode);
+	r->size[RN_SZ_GLUE] = glue_size;
 	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		cap = (size_t)(rl.rlim_cur / 16);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		void *m;
 		if (sizes[i] > cap && i + 1 < sizeof(sizes) / sizeof(sizes[0]))
 			continue;
-		m = mmap(NULL, sizes[i], PROT_NONE,
-		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		m = mmap(NULL, sizes[i], PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		         0);
 		if (m != MAP_FAILED) {
 			r->base = m;
 			r->reserved = sizes[i];
-			r->used = 16;
+			r->used = RN_UNIT;
 			return 0;
 		}
 	}
@@ -367,14 +321,14 @@ rn_region_init(struct rn_region *r)
 }
 
 static void *
-rn_region_get(struct rn_region *r)
+rn_region_get(struct rn_region *r, unsigned kind)
 {
-	void *o = r->free;
-	const size_t size = sizeof(struct rnode);
+	void *o = r->free[kind];
+	const size_t size = r->size[kind];
 
 	if (o != NULL) {
 		RN_UNPOISON(o, size);
-		r->free = *(void **)o;
+		r->free[kind] = *(void **)o;
 		return o;
 	}
 	if (r->used + size > r->committed) {
@@ -391,11 +345,11 @@ rn_region_get(struct rn_region *r)
 }
 
 static void
-rn_region_put(struct rn_region *r, void *o)
+rn_region_put(struct rn_region *r, unsigned kind, void *o)
 {
-	*(void **)o = r->free;
-	r->free = o;
-	RN_POISON((char *)o + sizeof(void *), sizeof(struct rnode) - sizeof(void *));
+	*(void **)o = r->free[kind];
+	r->free[kind] = o;
+	RN_POISON((char *)o + sizeof(void *), r->size[kind] - sizeof(void *));
 }
 
 static void
@@ -427,7 +381,7 @@ rn_entry_init(struct rib_tree *t, struct rnode *x, const uint8_t *addr, unsigned
 static struct rnode *
 rn_entry_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
-	struct rnode *x = rn_region_get(&t->ent);
+	struct rnode *x = rn_region_get(&t->ent, RN_SZ_ENTRY);
 
 	if (x != NULL)
 		rn_entry_init(t, x, addr, len);
@@ -437,12 +391,12 @@ rn_entry_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
 static struct rnode *
 rn_glue_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
-	struct rnode *g = rn_pool_get(&t->glue);
+	struct rnode *g = rn_region_get(&t->ent, RN_SZ_GLUE);
 	uint8_t key[16];
 
 	if (g == NULL)
 		return NULL;
-	g->child[0] = g->child[1] = NULL;
+	g->child[0] = g->child[1] = 0;
 	g->u.key.af = RN_GLUE;
 	g->u.key.len = (uint8_t)len;
 	rn_mask(key, addr, len, t->alen);
@@ -453,10 +407,7 @@ rn_glue_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
 static void
 rn_node_free(struct rib_tree *t, struct rnode *n)
 {
-	if (n->u.key.af == RN_GLUE)
-		rn_pool_put(&t->glue, n);
-	else
-		rn_region_put(&t->ent, n);
+	rn_region_put(&t->ent, n->u.key.af == RN_GLUE ? RN_SZ_GLUE : RN_SZ_ENTRY, n);
 }
 
 /* Release what an entry holds: path references, its vector, adv. */
@@ -511,22 +462,16 @@ rn_hhome(const struct rib_tree *t, uint64_t h)
 	return (size_t)(h >> (64 - t->hbits));
 }
 
-static inline uint32_t
-rn_nidx(const struct rib_tree *t, const struct rnode *x)
-{
-	return (uint32_t)(((const char *)x - t->ent.base) >> 4);
-}
-
 static inline uint64_t
 rn_hslot(const struct rib_tree *t, uint64_t h, const struct rnode *x)
 {
-	return (h & ~(uint64_t)UINT32_MAX) | rn_nidx(t, x);
+	return (h & ~(uint64_t)UINT32_MAX) | rn_name(t, x);
 }
 
 static inline struct rnode *
 rn_hnode(const struct rib_tree *t, uint64_t v)
 {
-	return (struct rnode *)(void *)(t->ent.base + ((size_t)(uint32_t)v << 4));
+	return rn_node(t, (rn_idx)v);
 }
 
 static inline bool
@@ -627,7 +572,7 @@ static void
 rn_hdel(struct rib_tree *t, const struct rnode *x)
 {
 	size_t mask = t->hcap - 1, i, j;
-	uint32_t xi = rn_nidx(t, x);
+	rn_idx xi = rn_name(t, x);
 
 	for (i = rn_hhome(t, rn_hash(t, x->u.key.addr, x->u.key.len)); (uint32_t)t->h[i] != xi;
 	     i = (i + 1) & mask)
@@ -660,16 +605,15 @@ rib_tree_new(uint8_t af)
 	t->af = af;
 	t->alen = af == BGP_AF_IPV4 ? 4 : 16;
 	t->maxlen = (uint8_t)(t->alen * 8);
-	/* A glue node ends after its family's address: 24 or 40 bytes. */
-	gsize = (offsetof(struct rnode, u.key.addr) + t->alen + 7) & ~(size_t)7;
-	rn_pool_init(&t->glue, gsize);
-	if (rn_region_init(&t->ent) != 0) {
+	/* A glue node ends after its family's address: 16 or 32 bytes. */
+	gsize = (offsetof(struct rnode, u.key.addr) + t->alen + RN_UNIT - 1) & ~(size_t)(RN_UNIT - 1);
+	if (rn_region_init(&t->ent, gsize) != 0) {
 		free(t);
 		return NULL;
 	}
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = rn_mix((uint64_t)(uintptr_t)t ^ (uint64_t)time(NULL));
-	/* 512 KiB of address space; pages become resident as slots fill. */
+	/* 256 KiB of address space; pages become resident as slots fill. */
 	t->slot = calloc(RN_SLOTS, sizeof(*t->slot));
 	if (t->slot == NULL) {
 		rn_region_fini(&t->ent);
@@ -679,25 +623,22 @@ rib_tree_new(uint8_t af)
 	return t;
 }
 
+/* Release what the entries of a subtree hold (the nodes go with the region). */
 static void
-rn_free_subtree(struct rnode *root)
+rn_clear_subtree(const struct rib_tree *t, rn_idx root)
 {
-	struct rnode *stack[RN_STACK];
+	rn_idx stack[RN_STACK];
 	int sp = 0;
 
-	if (root != NULL)
+	if (root != 0)
 		stack[sp++] = root;
 	while (sp > 0) {
-		struct rnode *n = stack[--sp];
+		struct rnode *n = rn_node(t, stack[--sp]);
 		if (rn_is_entry(n))
 			rn_entry_clear(&n->u.ent.e);
 		for (int i = 0; i < 2; i++)
-			if (n->child[i] != NULL)
+			if (n->child[i] != 0)
 				stack[sp++] = n->child[i];
-#ifdef RN_POOL_MALLOC
-		if (n->u.key.af == RN_GLUE) /* entries: with their region */
-			free(n);
-#endif
 	}
 }
 
@@ -706,18 +647,16 @@ rib_tree_free(struct rib_tree *t)
 {
 	if (t == NULL)
 		return;
-	rn_free_subtree(t->root);
+	rn_clear_subtree(t, t->root);
 	for (unsigned s = 0; s < RN_SLOTS; s++)
-		if (t->slot[s] != NULL)
-			rn_free_subtree(t->slot[s]);
+		rn_clear_subtree(t, t->slot[s]);
 	while (t->pend != NULL) { /* never linked */
 		struct rnode *x = t->pend;
-		t->pend = x->child[0];
+		t->pend = rn_child(t, x, 0);
 		rn_entry_clear(&x->u.ent.e);
 	}
-	/* the dead are linked: freed with their subtree above */
+	/* the dead are linked: cleared with their subtree above */
 	rn_hfree(t->h, t->hcap);
-	rn_pool_fini(&t->glue);
 	rn_region_fini(&t->ent);
 	free(t->slot);
 	free(t);
@@ -736,10 +675,11 @@ rn_link(struct rib_tree *t, struct rnode *x)
 {
 	const uint8_t *addr = x->u.ent.e.pfx.addr;
 	unsigned len = x->u.ent.e.pfx.len, nl, m;
-	struct rnode **link, *n;
+	rn_idx *link;
+	struct rnode *n;
 
 	link = rn_top(t, addr, len);
-	while ((n = *link) != NULL) {
+	while ((n = rn_node(t, *link)) != NULL) {
 		nl = n->u.key.len;
 		if (nl > len || rn_common(t, n->u.key.addr, addr) < nl)
 			break; /* n is not x's key nor one of its ancestors */
@@ -749,7 +689,7 @@ rn_link(struct rib_tree *t, struct rnode *x)
 			RN_BUG_ON(rn_is_entry(n));
 			x->child[0] = n->child[0];
 			x->child[1] = n->child[1];
-			*link = x;
+			*link = rn_name(t, x);
 			rn_node_free(t, n);
 			return 0;
 		}
@@ -762,19 +702,19 @@ rn_link(struct rib_tree *t, struct rnode *x)
 			m = len;
 		if (m == len) {
 			/* x covers n (len < nl here). */
-			x->child[rn_bit(n->u.key.addr, len)] = n;
+			x->child[rn_bit(n->u.key.addr, len)] = rn_name(t, n);
 		} else {
 			/* They part at bit m < min(len, nl): a split point. */
 			struct rnode *g = rn_glue_new(t, addr, m);
 			if (g == NULL)
 				return -1;
-			g->child[rn_bit(addr, m)] = x;
-			g->child[rn_bit(n->u.key.addr, m)] = n;
-			*link = g;
+			g->child[rn_bit(addr, m)] = rn_name(t, x);
+			g->child[rn_bit(n->u.key.addr, m)] = rn_name(t, n);
+			*link = rn_name(t, g);
 			return 0;
 		}
 	}
-	*link = x;
+	*link = rn_name(t, x);
 	return 0;
 }
 
@@ -796,13 +736,13 @@ rib_tree_get_h(struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h)
 	if (x == NULL)
 		return NULL;
 	if (rn_hput(t, x, h) != 0) {
-		rn_region_put(&t->ent, x);
+		rn_region_put(&t->ent, RN_SZ_ENTRY, x);
 		return NULL;
 	}
 	/* Linked later (rn_sync), when the burst is over: a pending node
 	 * costs nothing but its place on the list. */
 	x->u.ent.e.flags |= RN_F_PENDING;
-	x->child[0] = t->pend;
+	x->child[0] = rn_name(t, t->pend);
 	t->pend = x;
 	t->npend++;
 	t->count++;
@@ -847,8 +787,9 @@ rib_tree_find(const struct rib_tree *t, const struct rib_prefix *pfx)
 
 /* The longest entry on n's subtree that covers the first len bits of addr. */
 static const struct rnode *
-rn_lpm(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, unsigned len)
+rn_lpm(const struct rib_tree *t, rn_idx root, const uint8_t *addr, unsigned len)
 {
+	const struct rnode *n = rn_node(t, root);
 	const struct rnode *best = NULL;
 	unsigned nl;
 
@@ -860,7 +801,7 @@ rn_lpm(const struct rib_tree *t, const struct rnode *n, const uint8_t *addr, uns
 			best = n;
 		if (nl == len)
 			break;
-		n = n->child[rn_bit(addr, nl)];
+		n = rn_child(t, n, rn_bit(addr, nl));
 	}
 	return best;
 }
@@ -889,18 +830,18 @@ static void
 rn_unlink(struct rib_tree *t, struct rnode *x)
 {
 	const struct rib_prefix *k = &x->u.ent.e.pfx;
-	struct rnode **link, **plink = NULL;
-	struct rnode *p = NULL, *c;
+	rn_idx *link, *plink = NULL, c, xi = rn_name(t, x);
+	struct rnode *p = NULL;
 
 	link = rn_top(t, k->addr, k->len);
-	while (*link != x) {
-		struct rnode *n = *link;
+	while (*link != xi) {
+		struct rnode *n = rn_node(t, *link);
 		RN_BUG_ON(n == NULL || n->u.key.len >= k->len); /* x is not in t */
 		plink = link;
 		p = n;
 		link = &n->child[rn_bit(k->addr, n->u.key.len)];
 	}
-	if (x->child[0] != NULL && x->child[1] != NULL) {
+	if (x->child[0] != 0 && x->child[1] != 0) {
 		/* Still a split point. */
 		struct rnode *g = rn_glue_new(t, k->addr, k->len);
 		if (g == NULL) {
@@ -910,16 +851,16 @@ rn_unlink(struct rib_tree *t, struct rnode *x)
 		}
 		g->child[0] = x->child[0];
 		g->child[1] = x->child[1];
-		*link = g;
+		*link = rn_name(t, g);
 		rn_node_free(t, x);
 		return;
 	}
-	c = x->child[0] != NULL ? x->child[0] : x->child[1];
+	c = x->child[0] != 0 ? x->child[0] : x->child[1];
 	*link = c;
 	rn_node_free(t, x);
-	if (c == NULL && p != NULL && !rn_is_entry(p)) {
+	if (c == 0 && p != NULL && !rn_is_entry(p)) {
 		/* p split two branches; one is gone. */
-		*plink = p->child[0] != NULL ? p->child[0] : p->child[1];
+		*plink = p->child[0] != 0 ? p->child[0] : p->child[1];
 		rn_node_free(t, p);
 	}
 }
@@ -945,7 +886,7 @@ static void
 rn_sync_one(struct rib_tree *t, struct rnode *x, struct rnode **retry, size_t *nretry)
 {
 	if (rn_link(t, x) != 0) {
-		x->child[0] = *retry;
+		x->child[0] = rn_name(t, *retry);
 		*retry = x;
 		(*nretry)++;
 		return;
@@ -1069,11 +1010,11 @@ rn_sync(const struct rib_tree *ct)
 	while (t->pend != NULL) {
 		for (n = 0; t->pend != NULL && (!v || n < RN_SYNC_BATCH);) {
 			struct rnode *x = t->pend;
-			t->pend = x->child[0];
+			t->pend = rn_child(t, x, 0);
 			t->npend--;
-			x->child[0] = NULL;
+			x->child[0] = 0;
 			if (x->u.ent.e.flags & RN_F_DEAD)
-				rn_region_put(&t->ent, x);
+				rn_region_put(&t->ent, RN_SZ_ENTRY, x);
 			else if (v)
 				v[n++] = x;
 			else
@@ -1121,19 +1062,19 @@ rn_walk_cmp(const struct rib_tree *t, const struct rnode *n, const struct rib_pr
 
 /* A pre-order walk of one subtree, from the first entry at or after lo. */
 struct rn_iter {
-	struct rnode *stack[RN_STACK];
+	rn_idx stack[RN_STACK];
 	int sp;
 	bool bounded; /* still on the way down to lo */
 	const struct rib_prefix *lo;
 };
 
 static void
-rn_iter_init(struct rn_iter *it, struct rnode *root, const struct rib_prefix *lo)
+rn_iter_init(struct rn_iter *it, rn_idx root, const struct rib_prefix *lo)
 {
 	it->sp = 0;
 	it->lo = lo;
 	it->bounded = lo != NULL;
-	if (root != NULL)
+	if (root != 0)
 		it->stack[it->sp++] = root;
 }
 
@@ -1141,7 +1082,7 @@ static struct rnode *
 rn_iter_next(const struct rib_tree *t, struct rn_iter *it)
 {
 	while (it->sp > 0) {
-		struct rnode *n = it->stack[--it->sp];
+		struct rnode *n = rn_node(t, it->stack[--it->sp]);
 		bool visit = true;
 
 		if (it->bounded) {
@@ -1154,9 +1095,9 @@ rn_iter_next(const struct rib_tree *t, struct rn_iter *it)
 				visit = false;
 		}
 		RN_BUG_ON(it->sp + 2 > RN_STACK);
-		if (n->child[1] != NULL)
+		if (n->child[1] != 0)
 			it->stack[it->sp++] = n->child[1];
-		if (n->child[0] != NULL)
+		if (n->child[0] != 0)
 			it->stack[it->sp++] = n->child[0];
 		if (visit && rn_is_entry(n))
 			return n;
@@ -1204,10 +1145,10 @@ rib_tree_walk(const struct rib_tree *t, const struct rib_prefix *from, size_t ma
 			/* Slot s is done: on to the next one that holds anything. */
 			do
 				s++;
-			while (s < RN_SLOTS && t->slot[s] == NULL);
+			while (s < RN_SLOTS && t->slot[s] == 0);
 			if (s >= RN_SLOTS && ps == NULL)
 				break;
-			rn_iter_init(&sl, s < RN_SLOTS ? t->slot[s] : NULL, NULL);
+			rn_iter_init(&sl, s < RN_SLOTS ? t->slot[s] : 0, NULL);
 			continue;
 		}
 		if (visited == max) {
@@ -1326,20 +1267,10 @@ rib_entry_del(struct rib_entry *e, const struct rib_peer *peer, uint32_t path_id
 
 /* ---- checks (radix_int.h) ------------------------------------------------------------------ */
 
-static size_t
-rn_pool_bytes(const struct rn_pool *p)
-{
-	size_t n = 0;
-
-	for (void *s = p->slabs; s != NULL; s = *(void **)s)
-		n += RN_SLAB_BYTES;
-	return n;
-}
-
 /* The subtree of slot `slot` (-1: the short tree). */
 static int
-rn_check_subtree(const struct rib_tree *t, const struct rnode *root, int slot,
-                 struct rib_tree_stats *s, const char **why)
+rn_check_subtree(const struct rib_tree *t, rn_idx root, int slot, struct rib_tree_stats *s,
+                 const char **why)
 {
 	struct {
 		const struct rnode *n;
@@ -1347,8 +1278,8 @@ rn_check_subtree(const struct rib_tree *t, const struct rnode *root, int slot,
 	} stack[RN_STACK];
 	int sp = 0;
 
-	if (root != NULL) {
-		stack[0].n = root;
+	if (root != 0) {
+		stack[0].n = rn_node(t, root);
 		stack[0].depth = 1;
 		sp = 1;
 	}
@@ -1396,13 +1327,13 @@ rn_check_subtree(const struct rib_tree *t, const struct rnode *root, int slot,
 				*why = "unknown node kind";
 				return -1;
 			}
-			if (n->child[0] == NULL || n->child[1] == NULL) {
+			if (n->child[0] == 0 || n->child[1] == 0) {
 				*why = "split point without two branches";
 				return -1;
 			}
 		}
 		for (unsigned i = 0; i < 2; i++) {
-			const struct rnode *c = n->child[i];
+			const struct rnode *c = rn_child(t, n, i);
 			if (c == NULL)
 				continue;
 			if (c->u.key.len <= nl || rn_common(t, c->u.key.addr, n->u.key.addr) < nl) {
@@ -1462,13 +1393,13 @@ rib_tree_check(const struct rib_tree *t, struct rib_tree_stats *st, const char *
 	if (rn_check_subtree(t, t->root, -1, &s, why) != 0)
 		return -1;
 	for (unsigned i = 0; i < RN_SLOTS; i++)
-		if (t->slot[i] != NULL && rn_check_subtree(t, t->slot[i], (int)i, &s, why) != 0)
+		if (t->slot[i] != 0 && rn_check_subtree(t, t->slot[i], (int)i, &s, why) != 0)
 			return -1;
 	if (s.entries != t->count) {
 		*why = "count differs from the entries";
 		return -1;
 	}
-	s.slab_bytes = rn_pool_bytes(&t->glue) + t->ent.used;
+	s.slab_bytes = t->ent.used;
 	if (st != NULL)
 		*st = s;
 	return 0;

@@ -13,7 +13,8 @@
  * Out (shard thread, callbacks of routehub/shard.h): peers with equal
  * outbound policy and encoding form an update group. For the prefixes whose
  * decision changed, the shard compares the new best with what the group was
- * last sent (entry->adv, entry->adv_groups: the Adj-RIB-Out per group),
+ * last sent (entry->adv_groups, the Adj-RIB-Out per group: the groups with
+ * a bit have the best path's set, or the change's prev while it is dirty),
  * groups the differences by (group, attribute set), applies the group's
  * transform once (own AS prepended unless transparent (RFC 7947), LOCAL_PREF
  * for iBGP, CLUSTER_LIST for reflection (RFC 4456)), and encodes each UPDATE
@@ -844,40 +845,16 @@ out:
 	t->nref = 0;
 }
 
-/* References to take (or drop) on one set, n times; a different set (or
- * NULL: the end) settles the run first. */
-struct attr_run {
-	struct attr_set *a;
-	unsigned n;
-};
-
 static void
-ref_run(struct attr_run *r, struct attr_set *a, bool drop)
-{
-	if (a && a == r->a) {
-		r->n++;
-		return;
-	}
-	if (r->n) {
-		if (drop)
-			attr_unref_n(r->a, r->n);
-		else
-			attr_ref_n(r->a, r->n);
-	}
-	r->a = a;
-	r->n = a ? 1 : 0;
-}
-
-static void
-cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
+cb_changed(void *arg, unsigned shard, const struct rib_change *v, unsigned n)
 {
 	struct exp *x = arg;
 	unsigned ng = atomic_load_explicit(&x->ngroups, memory_order_acquire);
 	struct adv_tab *t = &x->adv[shard];
-	struct attr_run take = {NULL, 0}, drop = {NULL, 0};
 
 	for (unsigned i = 0; i < n; i++) {
-		struct rib_entry *e = v[i];
+		struct rib_entry *e = v[i].e;
+		struct attr_set *prev = v[i].prev; /* what the groups with a bit have */
 		const struct rib_path *best = e->best >= 0 ? &rib_paths(e)[e->best] : NULL;
 		struct attr_set *want = best ? best->attrs : NULL;
 		uint32_t groups = 0;
@@ -893,29 +870,18 @@ cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
 			 * previous route (a full table has ~90,000). */
 			if (ok) {
 				groups |= 1u << g;
-				if (!had || e->adv != want)
-					adv_add(t, g, want, had ? e->adv : NULL,
+				if (!had || prev != want)
+					adv_add(t, g, want, had ? prev : NULL,
 					        best->peer->type != RIB_PEER_EBGP, &e->pfx);
 			} else if (had) {
 				adv_add(t, g, NULL, NULL, false, &e->pfx);
 			}
 		}
-		/* The group Adj-RIB-Out: what each group now has. Its
-		 * references move in runs (consecutive prefixes mostly share
-		 * a set): one atomic operation a run, not two a prefix. */
-		struct attr_set *keep = groups ? want : NULL;
-		if (keep != e->adv) {
-			if (keep)
-				ref_run(&take, keep, false);
-			if (e->adv)
-				ref_run(&drop, e->adv, true);
-			e->adv = keep;
-		}
+		/* The group Adj-RIB-Out: which groups now have the best
+		 * path's set (no reference: the path holds one). */
 		e->adv_groups = groups;
 	}
-	ref_run(&take, NULL, false);
 	adv_flush(x, shard, JOB_GROUP, 0, 0, t);
-	ref_run(&drop, NULL, true); /* after the items let go of theirs */
 	for (unsigned io = 0; io < x->nio; io++)
 		job_wake(x, io);
 }
@@ -938,9 +904,7 @@ cb_dump(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsig
 		/* The group now has it: a group created after the entry's
 		 * last decision has no bit yet, and without it a later
 		 * withdrawal would never reach this member. Dumps run with
-		 * no decision pending, so e->adv is best's set or NULL. */
-		if (!e->adv)
-			e->adv = attr_ref(best->attrs);
+		 * no decision pending: the groups have best's set. */
 		e->adv_groups |= 1u << g;
 		adv_add(t, (unsigned)g, best->attrs, NULL, best->peer->type != RIB_PEER_EBGP,
 		        &e->pfx);
@@ -979,23 +943,11 @@ cb_peer_gone(void *arg, unsigned shard, uint32_t peer_id)
 	marker(arg, shard, JOB_GONE, peer_id, 0);
 }
 
-static void
-cb_entry_free(void *arg, unsigned shard, struct rib_entry *e)
-{
-	(void)arg;
-	(void)shard;
-	if (e->adv) {
-		attr_unref(e->adv);
-		e->adv = NULL;
-	}
-}
-
 static const struct rib_export_ops exp_ops = {
     .changed = cb_changed,
     .dump = cb_dump,
     .dump_done = cb_dump_done,
     .peer_gone = cb_peer_gone,
-    .entry_free = cb_entry_free,
 };
 
 /* ---- io side: delivery

@@ -2,8 +2,8 @@
  * radix.c — the per-shard radix tree of prefixes, and each prefix's paths.
  *
  * Owns the nodes of a struct rib_tree, the struct rib_entry embedded in them
- * and their path vectors; the references the paths (and e->adv) hold on
- * attribute sets are released here when the tree goes. A tree belongs to one
+ * and their path vectors; the references the paths hold on attribute sets
+ * are released here when the tree goes. A tree belongs to one
  * shard worker thread: nothing here is shared or atomic.
  *
  * The tree is a path-compressed binary trie (Patricia): a node exists only
@@ -23,7 +23,7 @@
  * from one address range reserved per tree (rn_region_get) and is named by
  * a 32-bit index, its offset / 8, so that a child link is 4 bytes. Entry
  * nodes embed the struct rib_entry and room for one path (the common case:
- * no vector allocation at all), 72 bytes; glue nodes hold only their two
+ * no vector allocation at all), 64 bytes; glue nodes hold only their two
  * children and the prefix bytes of their family, 16 bytes for IPv4 and 32
  * for IPv6. Each size keeps a free list; the range goes with the tree. A
  * path vector that outgrows its node doubles through malloc (jemalloc's
@@ -98,8 +98,8 @@ struct rnode {
 
 static_assert(offsetof(struct rnode, u.ent.e.pfx) == offsetof(struct rnode, u.key),
               "an entry's prefix is its node's key");
-static_assert(sizeof(void *) != 8 || sizeof(struct rnode) == 72,
-              "entry nodes are 72 bytes: child links are 4-byte indices");
+static_assert(sizeof(void *) != 8 || sizeof(struct rnode) == 64,
+              "entry nodes are 64 bytes: child links are 4-byte indices, a cache line a node");
 static_assert(sizeof(struct rnode) % RN_UNIT == 0, "nodes are whole units");
 
 /* Every node of a tree: one reserved address range (rn_region_get). */
@@ -313,21 +313,25 @@ rn_region_init(struct rn_region *r, size_t glue_size)
 		if (m != MAP_FAILED) {
 			r->base = m;
 			r->reserved = sizes[i];
-			r->used = RN_UNIT;
+			r->used = sizeof(struct rnode); /* index 0 is "none" */
 			return 0;
 		}
 	}
 	return -1;
 }
 
+static void rn_region_put(struct rn_region *r, unsigned kind, void *o);
+
+/* Entry nodes stay on cache-line boundaries: glue nodes are carved from
+ * entry-sized blocks (4 IPv4 or 2 IPv6 ones a block). */
 static void *
 rn_region_get(struct rn_region *r, unsigned kind)
 {
 	void *o = r->free[kind];
-	const size_t size = r->size[kind];
+	const size_t size = sizeof(struct rnode);
 
 	if (o != NULL) {
-		RN_UNPOISON(o, size);
+		RN_UNPOISON(o, r->size[kind]);
 		r->free[kind] = *(void **)o;
 		return o;
 	}
@@ -341,6 +345,10 @@ rn_region_get(struct rn_region *r, unsigned kind)
 	o = r->base + r->used;
 	r->used += size;
 	RN_UNPOISON(o, size);
+	if (kind == RN_SZ_GLUE) {
+		for (size_t off = size - r->size[kind]; off > 0; off -= r->size[kind])
+			rn_region_put(r, kind, (char *)o + off);
+	}
 	return o;
 }
 
@@ -410,7 +418,7 @@ rn_node_free(struct rib_tree *t, struct rnode *n)
 	rn_region_put(&t->ent, n->u.key.af == RN_GLUE ? RN_SZ_GLUE : RN_SZ_ENTRY, n);
 }
 
-/* Release what an entry holds: path references, its vector, adv. */
+/* Release what an entry holds: path references, its vector. */
 static void
 rn_entry_clear(struct rib_entry *e)
 {
@@ -420,9 +428,7 @@ rn_entry_clear(struct rib_entry *e)
 		attr_unref(v[i].attrs);
 	if (e->cap > 1)
 		free(e->p.vec);
-	attr_unref(e->adv);
 	e->npaths = 0;
-	e->adv = NULL;
 	e->cap = 1;
 }
 
@@ -899,7 +905,7 @@ rib_tree_remove(struct rib_tree *t, struct rib_entry *e)
 {
 	struct rnode *x = rn_of(e);
 
-	RN_BUG_ON(e->npaths != 0 || e->adv != NULL);
+	RN_BUG_ON(e->npaths != 0 || e->adv_groups != 0);
 	RN_BUG_ON(e->pfx.af != t->af);
 	RN_BUG_ON(e->flags & RN_F_DEAD);
 	rn_hdel(t, x);

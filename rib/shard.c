@@ -90,7 +90,7 @@ struct shard {
 	/* entries whose paths changed since the last decision round, in the
 	 * order they first changed (RIB_E_DIRTY marks them); dirty_lost: one
 	 * could not be recorded (out of memory), a tree walk finds it */
-	struct rib_entry **dirty;
+	struct rib_change *dirty;
 	size_t ndirty, capdirty;
 	bool dirty_lost;
 	struct dump *dumps;
@@ -179,23 +179,41 @@ index_del(struct shard_peer *sp, uint32_t idx)
 		free(sp->blk[--sp->nblk]);
 }
 
+/*
+ * A clean entry's groups have its best path's set (export keeps them so),
+ * and no pointer in the entry says it: before its paths change, the first
+ * change of a round takes a reference on that set for the dirty record
+ * (mark_dirty), which hands it to export as the groups' previous route.
+ */
+static inline struct attr_set *
+dirty_prev(const struct rib_entry *e)
+{
+	if ((e->flags & RIB_E_DIRTY) || !e->adv_groups || e->best < 0)
+		return NULL;
+	return attr_ref(rib_paths(e)[e->best].attrs);
+}
+
+/* e's paths changed; prev is dirty_prev(e) from before (its reference). */
 static void
-mark_dirty(struct shard *sh, struct rib_entry *e)
+mark_dirty(struct shard *sh, struct rib_entry *e, struct attr_set *prev)
 {
 	if (e->flags & RIB_E_DIRTY)
-		return;
+		return; /* prev is NULL: dirty_prev saw the flag */
 	e->flags |= RIB_E_DIRTY;
 	if (sh->ndirty == sh->capdirty) {
 		size_t nc = sh->capdirty ? sh->capdirty * 2 : 4096;
-		struct rib_entry **nv = realloc(sh->dirty, nc * sizeof(*nv));
+		struct rib_change *nv = realloc(sh->dirty, nc * sizeof(*nv));
 		if (!nv) {
-			sh->dirty_lost = true; /* decide_dirty walks the trees */
+			/* decide_dirty walks the trees; export learns that
+			 * the previous route is not known */
+			sh->dirty_lost = true;
+			attr_unref(prev);
 			return;
 		}
 		sh->dirty = nv;
 		sh->capdirty = nc;
 	}
-	sh->dirty[sh->ndirty++] = e;
+	sh->dirty[sh->ndirty++] = (struct rib_change){e, prev};
 }
 
 /* Remove path (peer, path_id) from e, keeping the index exact. */
@@ -203,16 +221,20 @@ static int
 path_remove(struct shard *sh, struct shard_peer *sp, struct rib_entry *e, uint32_t path_id)
 {
 	struct rib_path *pa = path_find(e, sp->p, path_id);
+	struct attr_set *prev;
 	uint32_t idx;
 
 	if (!pa)
 		return 0;
 	idx = pa->idx;
-	if (!rib_entry_del(e, sp->p, path_id))
+	prev = dirty_prev(e);
+	if (!rib_entry_del(e, sp->p, path_id)) {
+		attr_unref(prev);
 		return 0;
+	}
 	index_del(sp, idx);
 	sh->paths--;
-	mark_dirty(sh, e);
+	mark_dirty(sh, e, prev);
 	return 1;
 }
 
@@ -225,6 +247,7 @@ apply_announce(struct shard *sh, const struct rib_op *op, uint64_t h)
 	struct rib_prefix pfx;
 	struct rib_entry *e;
 	struct rib_path *pa;
+	struct attr_set *prev;
 	unsigned before;
 	int r;
 
@@ -244,6 +267,7 @@ apply_announce(struct shard *sh, const struct rib_op *op, uint64_t h)
 	/* rib_entry_add clears the stale mark of a re-announced path (RFC
 	 * 7313 §4.2), even unchanged; a new path is appended. */
 	before = e->npaths;
+	prev = dirty_prev(e);
 	r = rib_entry_add(e, sp->p, op->path_id, op->attrs);
 	if (e->npaths > before) {
 		pa = &rib_paths(e)[e->npaths - 1];
@@ -252,8 +276,10 @@ apply_announce(struct shard *sh, const struct rib_op *op, uint64_t h)
 		else /* out of memory: a path outside the index would outlive its peer */
 			rib_entry_del(e, sp->p, op->path_id);
 	}
-	if (r)
-		mark_dirty(sh, e);
+	if (r > 0)
+		mark_dirty(sh, e, prev);
+	else
+		attr_unref(prev);
 }
 
 static void
@@ -420,15 +446,18 @@ apply(struct shard *sh, const struct rib_op *op, uint64_t h)
 
 /* ---- decisions and export ------------------------------------------------------------- */
 
-/* Decide v[0..n) (dirty entries), hand the changes to export, then free
- * the entries left with no path and nothing advertised. */
+/* Decide v[0..n) (dirty entries), hand the changes to export, let go of
+ * the previous routes, then free the entries left with no path and
+ * nothing advertised. */
 static void
-decide_chunk(struct shard *sh, struct rib_entry **v, size_t n)
+decide_chunk(struct shard *sh, struct rib_change *v, size_t n)
 {
 	const struct rib_export_ops *x = sh->s->c.exp;
+	struct attr_set *run = NULL;
+	unsigned nrun = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct rib_entry *e = v[i];
+		struct rib_entry *e = v[i].e;
 		e->flags &= (uint16_t)~RIB_E_DIRTY;
 		/* One path (most prefixes of most tables): it is the best. */
 		e->best = e->npaths == 1 ? 0
@@ -440,17 +469,24 @@ decide_chunk(struct shard *sh, struct rib_entry **v, size_t n)
 	if (x && x->changed)
 		x->changed(sh->s->c.exp_arg, sh->idx, v, (unsigned)n);
 	for (size_t i = 0; i < n; i++) {
-		struct rib_entry *e = v[i];
-		if (e->npaths == 0 && !e->adv) {
-			if (x && x->entry_free)
-				x->entry_free(sh->s->c.exp_arg, sh->idx, e);
-			rib_tree_remove(sh->tree[e->pfx.af], e);
+		struct rib_entry *e = v[i].e;
+		/* References in runs: consecutive prefixes mostly share a set. */
+		if (v[i].prev != run) {
+			if (nrun)
+				attr_unref_n(run, nrun);
+			run = v[i].prev;
+			nrun = 0;
 		}
+		nrun += run != NULL;
+		if (e->npaths == 0 && !e->adv_groups)
+			rib_tree_remove(sh->tree[e->pfx.af], e);
 	}
+	if (nrun)
+		attr_unref_n(run, nrun);
 }
 
 struct lost_ctx {
-	struct rib_entry **v;
+	struct rib_change *v;
 	unsigned n;
 };
 
@@ -459,7 +495,7 @@ lost_collect(struct rib_entry *e, void *arg)
 {
 	struct lost_ctx *c = arg;
 	if (e->flags & RIB_E_DIRTY)
-		c->v[c->n++] = e;
+		c->v[c->n++] = (struct rib_change){e, NULL};
 }
 
 /*
@@ -487,7 +523,7 @@ decide_dirty(struct shard *sh)
 		sh->capdirty = 0;
 	}
 	while (sh->dirty_lost) {
-		struct rib_entry *v[DUMP_CHUNK];
+		struct rib_change v[DUMP_CHUNK];
 		sh->dirty_lost = false;
 		for (int af = 0; af < 2; af++) {
 			struct rib_prefix next, cur;
@@ -807,6 +843,8 @@ rib_shards_free(struct rib_shards *s)
 			sh->dumps = d->next;
 			free(d);
 		}
+		for (size_t k = 0; k < sh->ndirty; k++)
+			attr_unref(sh->dirty[k].prev);
 		free(sh->dirty);
 		if (sh->efd >= 0)
 			close(sh->efd);

@@ -182,8 +182,11 @@ struct rib_entry {
 	uint16_t npaths, cap;
 	int16_t best;           /* index into the paths, -1 if none */
 	uint16_t flags;         /* RIB_E_* */
-	uint32_t adv_groups;    /* update groups that have it */
-	struct attr_set *adv;   /* attrs last exported for this prefix (ref held), NULL if withdrawn */
+	/* Update groups that have it (the Adj-RIB-Out per group): while the
+	 * entry is not dirty, they have its best path's set. A change keeps
+	 * what they had in its dirty record (struct rib_change) until export
+	 * has seen it. */
+	uint32_t adv_groups;
 	union {                 /* the paths: rib_paths() */
 		struct rib_path one;  /* cap == 1: the common case, no allocation */
 		struct rib_path *vec; /* cap > 1 */

@@ -58,14 +58,21 @@ struct rib_batch {
 /* A change of one prefix's decision, handed to the export callback. */
 struct rib_change {
 	struct rib_entry *e; /* the entry (owned by the shard; valid during the call) */
+	/* What e->adv_groups were sent before the change (the best path's set
+	 * then), referenced by the shard until the call returns; NULL if they
+	 * had nothing, or (e->adv_groups != 0) if it is not known: the change
+	 * was found by a walk after an allocation failure. */
+	struct attr_set *prev;
 };
 
 struct rib_shards;
 
 /* The export side, called on shard threads. */
 struct rib_export_ops {
-	/* Changed prefixes after a burst of ops (e->best set or -1). */
-	void (*changed)(void *arg, unsigned shard, struct rib_entry **v, unsigned n);
+	/* Changed prefixes after a burst of ops (e->best set or -1); the
+	 * callback sets e->adv_groups. Entries left with no path and no
+	 * group are freed after it returns. */
+	void (*changed)(void *arg, unsigned shard, const struct rib_change *v, unsigned n);
 	/* A chunk of a table dump for one peer (RIB_OP_DUMP). */
 	void (*dump)(void *arg, unsigned shard, uint32_t peer_id, struct rib_entry **v, unsigned n);
 	/* The shard finished the dumps for peer_id up to the one requested
@@ -74,8 +81,6 @@ struct rib_export_ops {
 	void (*dump_done)(void *arg, unsigned shard, uint32_t peer_id, uint32_t gen);
 	/* The shard dropped everything of peer_id (PEER_DOWN done). */
 	void (*peer_gone)(void *arg, unsigned shard, uint32_t peer_id);
-	/* Entry e is about to be freed: forget any export state (adv). */
-	void (*entry_free)(void *arg, unsigned shard, struct rib_entry *e);
 };
 
 struct rib_shards_conf {

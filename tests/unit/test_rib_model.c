@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +48,8 @@ static bool peer_up[NPEERS + 1];
  * prefixes they own, read after rib_shards_sync. */
 static struct attr_set *exported[NPFX];
 static const struct rib_peer *exported_peer[NPFX];
+/* Changes whose previous route was not the one exported last. */
+static atomic_uint prev_mismatch;
 
 struct op {
 	uint8_t type; /* RIB_OP_* */
@@ -79,41 +82,30 @@ pfx_index(const struct rib_prefix *p)
 }
 
 static void
-cb_changed(void *arg, unsigned shard, struct rib_entry **v, unsigned n)
+cb_changed(void *arg, unsigned shard, const struct rib_change *v, unsigned n)
 {
 	(void)arg;
 	(void)shard;
 	for (unsigned i = 0; i < n; i++) {
-		struct rib_entry *e = v[i];
+		struct rib_entry *e = v[i].e;
 		int k = pfx_index(&e->pfx);
 		struct attr_set *want = e->best >= 0 ? rib_paths(e)[e->best].attrs : NULL;
 		if (k < 0)
 			continue;
+		/* The change carries what was exported last (export.c sends
+		 * it as the group's previous route). */
+		if (v[i].prev != exported[k])
+			atomic_fetch_add(&prev_mismatch, 1);
 		exported[k] = want;
 		exported_peer[k] = e->best >= 0 ? rib_paths(e)[e->best].peer : NULL;
-		/* Keep e->adv as export.c does, so entries are freed the same way. */
-		if (want)
-			attr_ref(want);
-		if (e->adv)
-			attr_unref(e->adv);
-		e->adv = want;
-	}
-}
-
-static void
-cb_entry_free(void *arg, unsigned shard, struct rib_entry *e)
-{
-	(void)arg;
-	(void)shard;
-	if (e->adv) {
-		attr_unref(e->adv);
-		e->adv = NULL;
+		/* Set adv_groups as export.c does, so entries are freed the
+		 * same way. */
+		e->adv_groups = want ? 1 : 0;
 	}
 }
 
 static const struct rib_export_ops xops = {
 	.changed = cb_changed,
-	.entry_free = cb_entry_free,
 };
 
 /* ---- the reference ------------------------------------------------------------------ */
@@ -284,6 +276,7 @@ check(int upto)
 		}
 	}
 	assert_int_equal(bad, 0);
+	assert_int_equal(atomic_load(&prev_mismatch), 0);
 }
 
 /* Best paths straight from the shards' trees, compared with the model. */

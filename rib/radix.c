@@ -674,6 +674,25 @@ rib_tree_count(const struct rib_tree *t)
 	return t->count;
 }
 
+/* Entry nodes are whole nodes from the start of the region (glue is carved
+ * from node-sized blocks), so offset / 64 names them: < 2^29 in 32 GiB. */
+static_assert(((size_t)32 << 30) / sizeof(struct rnode) <= (size_t)1 << 31,
+              "entry handles fit 31 bits");
+
+uint32_t
+rib_tree_handle(const struct rib_tree *t, const struct rib_entry *e)
+{
+	const char *n = (const char *)e - offsetof(struct rnode, u.ent.e);
+
+	return (uint32_t)((size_t)(n - t->ent.base) / sizeof(struct rnode));
+}
+
+struct rib_entry *
+rib_tree_entry(const struct rib_tree *t, uint32_t h)
+{
+	return &((struct rnode *)(void *)(t->ent.base + (size_t)h * sizeof(struct rnode)))->u.ent.e;
+}
+
 /* Link entry node x (children NULL, key masked) into the tree. -1 only when
  * a split point cannot be allocated: x stays unlinked. */
 static int

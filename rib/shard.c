@@ -38,16 +38,16 @@
 
 /* The per-peer index: the entries where the peer has a path, in blocks of
  * IDX_BLOCK (no reallocation of a table-sized array, at most one block of
- * slack). */
+ * slack). An entry is named in 4 bytes: its family, then its tree's handle. */
 #define IDX_SHIFT 12
 #define IDX_BLOCK (1u << IDX_SHIFT)
 struct shard_peer {
 	struct rib_peer *p;
-	struct rib_entry ***blk; /* [nblk] blocks of IDX_BLOCK */
+	uint32_t **blk; /* [nblk] blocks of IDX_BLOCK */
 	uint32_t n, nblk, capblk;
 };
 
-static inline struct rib_entry **
+static inline uint32_t *
 idx_at(const struct shard_peer *sp, uint32_t i)
 {
 	return &sp->blk[i >> IDX_SHIFT][i & (IDX_BLOCK - 1)];
@@ -121,26 +121,46 @@ rib_peer_unref(struct rib_peer *p)
 		free(p);
 }
 
+static inline uint32_t
+idx_name(const struct shard *sh, const struct rib_entry *e)
+{
+	return (uint32_t)e->pfx.af << 31 | rib_tree_handle(sh->tree[e->pfx.af], e);
+}
+
+static inline struct rib_entry *
+idx_entry(const struct shard *sh, uint32_t v)
+{
+	return rib_tree_entry(sh->tree[v >> 31], v & 0x7fffffffu);
+}
+
+/* The entry in slot i of sp's index. */
+static inline struct rib_entry *
+idx_get(const struct shard *sh, const struct shard_peer *sp, uint32_t i)
+{
+	return idx_entry(sh, *idx_at(sp, i));
+}
+
 static int
-index_add(struct shard_peer *sp, struct rib_entry *e, struct rib_path *path)
+index_add(const struct shard *sh, struct shard_peer *sp, struct rib_entry *e,
+          struct rib_path *path)
 {
 	if (sp->n >= RIB_PATH_IDX_MAX)
 		return -1;
 	if (sp->n == sp->nblk * IDX_BLOCK) {
 		if (sp->nblk == sp->capblk) {
 			uint32_t nc = sp->capblk ? sp->capblk * 2 : 4;
-			struct rib_entry ***nv = realloc(sp->blk, nc * sizeof(*nv));
+			uint32_t **nv = realloc(sp->blk, nc * sizeof(*nv));
 			if (!nv)
 				return -1;
 			sp->blk = nv;
 			sp->capblk = nc;
 		}
-		if (!(sp->blk[sp->nblk] = malloc(IDX_BLOCK * sizeof(struct rib_entry *))))
+		if (!(sp->blk[sp->nblk] = malloc(IDX_BLOCK * sizeof(uint32_t))))
 			return -1;
 		sp->nblk++;
 	}
 	path->idx = sp->n;
-	*idx_at(sp, sp->n++) = e;
+	*idx_at(sp, sp->n++) = idx_name(sh, e);
 	return 0;
 }
 
@@ -157,14 +177,14 @@ path_find(struct rib_entry *e, const struct rib_peer *p, uint32_t path_id)
 
 /* Remove slot idx of sp's index: the last slot moves in; its path learns. */
 static void
-index_del(struct shard_peer *sp, uint32_t idx)
+index_del(const struct shard *sh, struct shard_peer *sp, uint32_t idx)
 {
 	uint32_t last = sp->n - 1;
 
 	if (idx != last) {
-		struct rib_entry *m = *idx_at(sp, last);
+		struct rib_entry *m = idx_get(sh, sp, last);
 		struct rib_path *v = rib_paths(m);
-		*idx_at(sp, idx) = m;
+		*idx_at(sp, idx) = *idx_at(sp, last);
 		for (unsigned i = 0; i < m->npaths; i++) {
 			if (v[i].peer == sp->p && v[i].idx == last) {
 				v[i].idx = idx;
@@ -232,7 +252,7 @@ path_remove(struct shard *sh, struct shard_peer *sp, struct rib_entry *e, uint32
 		attr_unref(prev);
 		return 0;
 	}
-	index_del(sp, idx);
+	index_del(sh, sp, idx);
 	sh->paths--;
 	mark_dirty(sh, e, prev);
 	return 1;
@@ -271,7 +291,7 @@ apply_announce(struct shard *sh, const struct rib_op *op, uint64_t h)
 	r = rib_entry_add(e, sp->p, op->path_id, op->attrs);
 	if (e->npaths > before) {
 		pa = &rib_paths(e)[e->npaths - 1];
-		if (index_add(sp, e, pa) == 0)
+		if (index_add(sh, sp, e, pa) == 0)
 			sh->paths++;
 		else /* out of memory: a path outside the index would outlive its peer */
 			rib_entry_del(e, sp->p, op->path_id);
@@ -307,9 +327,11 @@ peer_sweep(struct shard *sh, struct shard_peer *sp, int af, bool stale_only)
 	uint32_t i = sp->n;
 
 	while (i-- > 0) {
-		struct rib_entry *e = *idx_at(sp, i);
-		if (af >= 0 && e->pfx.af != af)
-			continue;
+		uint32_t name = *idx_at(sp, i);
+		struct rib_entry *e;
+		if (af >= 0 && (int)(name >> 31) != af)
+			continue; /* the other family: its entry is not read */
+		e = idx_entry(sh, name);
 		for (unsigned k = e->npaths; k-- > 0;) {
 			struct rib_path *pa = &rib_paths(e)[k];
 			if (pa->peer != sp->p || pa->idx != i)
@@ -394,10 +416,13 @@ apply(struct shard *sh, const struct rib_op *op, uint64_t h)
 		if (!sp)
 			break;
 		for (uint32_t i = 0; i < sp->n; i++) {
-			struct rib_entry *e = *idx_at(sp, i);
-			struct rib_path *v = rib_paths(e);
-			if (e->pfx.af != op->af)
+			uint32_t name = *idx_at(sp, i);
+			struct rib_entry *e;
+			struct rib_path *v;
+			if (name >> 31 != op->af)
 				continue;
+			e = idx_entry(sh, name);
+			v = rib_paths(e);
 			for (unsigned k = 0; k < e->npaths; k++)
 				if (v[k].peer == sp->p)
 					v[k].stale = 1;

@@ -211,6 +211,10 @@ struct rib_entry *rib_tree_lpm(const struct rib_tree *t, const struct rib_prefix
 /* Remove an entry with no paths and nothing advertised. */
 void rib_tree_remove(struct rib_tree *t, struct rib_entry *e);
 size_t rib_tree_count(const struct rib_tree *t);
+/* A 31-bit name of a live entry of t (entries never move), and back: for
+ * tables of entries that want 4 bytes, not a pointer's 8. */
+uint32_t rib_tree_handle(const struct rib_tree *t, const struct rib_entry *e);
+struct rib_entry *rib_tree_entry(const struct rib_tree *t, uint32_t h);
 /* Exact lookups are hashed and structural changes deferred: this applies
  * them (in address order). Walks and LPM do it themselves; the owner calls
  * it when idle so the work happens between bursts. */

@@ -333,12 +333,22 @@ send_start(struct io_conn *c)
 	if (c->send_busy || c->qlen == 0 || c->state == IO_CS_CONNECTING ||
 	    c->state == IO_CS_DEAD)
 		return;
-	if (c->sc == NULL && (c->sc = malloc(sizeof(*c->sc))) == NULL) {
-		conn_fail(c, IO_CLOSE_ERROR, -ENOMEM);
-		return;
+	if (c->sc == NULL || (c->sc->cap < c->qlen && c->sc->cap < IO_SEND_IOV)) {
+		unsigned cap = IO_SEND_IOV_MIN;
+		while (cap < c->qlen && cap < IO_SEND_IOV)
+			cap *= 2;
+		sc = malloc(sizeof(*sc) + cap * sizeof(sc->iov[0]));
+		if (sc != NULL) {
+			free(c->sc);
+			c->sc = sc;
+			sc->cap = cap;
+		} else if (c->sc == NULL) {
+			conn_fail(c, IO_CLOSE_ERROR, -ENOMEM);
+			return;
+		}
 	}
 	sc = c->sc;
-	n = c->qlen < IO_SEND_IOV ? c->qlen : IO_SEND_IOV;
+	n = c->qlen < sc->cap ? c->qlen : sc->cap;
 	for (k = 0; k < n; k++) {
 		b = c->q[(c->qhead + k) & (c->qcap - 1)];
 		off = k == 0 ? c->qoff : 0;

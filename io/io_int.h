@@ -68,12 +68,17 @@ enum io_conn_state {
 	IO_CS_DEAD,		/* cancelled: waiting for inflight == 0 */
 };
 
-/* In-flight sendmsg: lives while the kernel may read it. */
-#define IO_SEND_IOV	64
+/* In-flight sendmsg: lives while the kernel may read it. Its iovec grows
+ * with the backlog, up to IO_SEND_IOV (IOV_MAX): a connection that falls
+ * behind by thousands of small UPDATEs sends them in one call per round,
+ * where a short vector would leave them queued for many rounds. */
+#define IO_SEND_IOV	1024
+#define IO_SEND_IOV_MIN	16
 struct io_sendctx {
 	struct msghdr	 msg;
 	unsigned	 nbufs;		/* queue entries covered */
-	struct iovec	 iov[IO_SEND_IOV];
+	unsigned	 cap;		/* iov[] */
+	struct iovec	 iov[];
 };
 
 struct io_conn {

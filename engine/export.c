@@ -1418,13 +1418,6 @@ info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct att
 				i->flags |= ATTR_F_NO_PEER;
 		}
 	}
-	if (a->mask & (1ull << BGP_ATTR_MP_REACH_NLRI)) {
-		i->nh_af = a->mp_af;
-		memcpy(i->nh, a->mp_nh, a->mp_nh_len >= 16 ? 16 : a->mp_nh_len);
-	} else {
-		i->nh_af = BGP_AF_IPV4;
-		memcpy(i->nh, &a->nexthop, 4);
-	}
 }
 
 static void

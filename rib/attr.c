@@ -260,7 +260,7 @@ static struct ck_malloc attr_hs_alloc = {
 
 /*
  * A dead set's info is read by nobody (threads racing in ck_hs_get look at
- * hash, len, data and refs only), so its 40 bytes carry the deferred free
+ * hash, len, data and refs only), so its 24 bytes carry the deferred free
  * instead of a 16-byte header on every set.
  */
 static_assert(sizeof(((struct attr_set *)0)->info) >= sizeof(ck_epoch_entry_t),

@@ -45,8 +45,8 @@ struct attr_info {
 	uint16_t aspath_len;    /* RFC 4271 §9.1.2.2 a): AS_SET counts 1, confed 0 */
 	uint16_t cluster_len;   /* CLUSTER_LIST entries */
 	uint8_t origin;         /* enum bgp_origin */
-	uint8_t nh_af;          /* enum bgp_af of the next hop */
-	uint8_t nh[16];         /* global next hop, IPv4 in nh[0..3] */
+	/* The next hop is not here: what needs it reads the attributes
+	 * (bgp_attr_find); a full table's sets are lighter by 16 bytes each. */
 };
 
 /* An interned attribute set: immutable once published, refcounted. */

@@ -1929,6 +1929,22 @@ poll_cb(struct io_loop *l, void *arg)
 	exp_poll(sl->d->exp, sl);
 }
 
+/* jemalloc's control interface (routehubd links jemalloc; the tests and
+ * sanitizer builds use the C library's malloc, where this is NULL). */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+/* rib_shards_conf.trim: after a burst, return the allocator's free pages
+ * (the burst's batches and encoded messages) to the system at once, rather
+ * than over its decay time: the tree's growth at the end of the burst then
+ * reuses pages instead of adding to them. One call a burst, not a free. */
+static void
+mem_trim(void)
+{
+	if (mallctl)
+		mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* 4096: MALLCTL_ARENAS_ALL */
+}
+
 int
 exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, uint32_t local_as,
         uint32_t router_id, uint32_t cluster_id)
@@ -1996,6 +2012,8 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	c.decide.ecmp_through = RIB_STEP_AS_PATH;
 	c.exp = &exp_ops;
 	c.exp_arg = x;
+	c.trim = mem_trim;
+	c.trim_ops = 65536;
 	if (rib_shards_new(&x->shards, &c) < 0)
 		goto fail;
 	for (unsigned i = 0; i < nio; i++) {

@@ -99,6 +99,7 @@ struct shard {
 	atomic_int ctl_pending;
 	/* stats: written by the shard, read by queries on the shard itself */
 	uint64_t ops, batches, decisions, changes, paths;
+	uint64_t ops_trimmed; /* ops when conf.trim last ran */
 };
 
 struct rib_shards {
@@ -726,6 +727,11 @@ shard_main(void *arg)
 		}
 		/* Between bursts: link and unlink the tree nodes of the last
 		 * burst in address order (radix.c). */
+		if (sh->s->c.trim && sh->s->c.trim_ops &&
+		    sh->ops - sh->ops_trimmed >= sh->s->c.trim_ops) {
+			sh->s->c.trim();
+			sh->ops_trimmed = sh->ops;
+		}
 		rib_tree_sync(sh->tree[0]);
 		rib_tree_sync(sh->tree[1]);
 		if (sh->dumps) {

@@ -50,6 +50,15 @@ static struct attr_set *exported[NPFX];
 static const struct rib_peer *exported_peer[NPFX];
 /* Changes whose previous route was not the one exported last. */
 static atomic_uint prev_mismatch;
+/* conf.trim calls: after bursts of at least TRIM_OPS ops. */
+#define TRIM_OPS 256
+static atomic_uint trims;
+
+static void
+count_trim(void)
+{
+	atomic_fetch_add(&trims, 1);
+}
 
 struct op {
 	uint8_t type; /* RIB_OP_* */
@@ -392,6 +401,8 @@ test_model(void **state)
 	c.ring_slots = 64; /* small: exercise backpressure */
 	c.decide.ecmp_through = RIB_STEP_AS_PATH;
 	c.exp = &xops;
+	c.trim = count_trim;
+	c.trim_ops = TRIM_OPS;
 	assert_int_equal(rib_shards_new(&S, &c), 0);
 	assert_int_equal(rib_shards_start(S), 0);
 
@@ -429,6 +440,10 @@ test_model(void **state)
 		rib_shards_stats(S, &st);
 		assert_int_equal(st.paths, 0);
 		assert_int_equal(st.prefixes[0] + st.prefixes[1], 0);
+		/* The shards went idle between checkpoints: each trimmed after
+		 * its bursts, never more often than once per TRIM_OPS ops. */
+		assert_true(atomic_load(&trims) >= 1);
+		assert_true(atomic_load(&trims) <= st.ops / TRIM_OPS);
 	}
 	rib_shards_stop(S);
 	rib_shards_free(S);

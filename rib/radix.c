@@ -1004,21 +1004,16 @@ rn_sort(const struct rib_tree *t, struct rnode **v, size_t n)
 	free(a < b ? a : b);
 }
 
-/* Apply the deferred unlinks, then the deferred links, each in address
- * order, in runs of RN_SYNC_BATCH (the sort's copy stays small; runs of
- * this size keep most of the locality). Logically const: the set of
- * entries does not change. */
-static void
-rn_sync(const struct rib_tree *ct)
+/* One run: up to RN_SYNC_BATCH removed nodes unlinked, or else up to
+ * RN_SYNC_BATCH pending ones linked, in address order (v: room for that
+ * many; NULL: all of them one by one, unsorted). Pending nodes whose split
+ * point cannot be allocated go to *retry. False when there was nothing. */
+static bool
+rn_sync_run(struct rib_tree *t, struct rnode **v, struct rnode **retry, size_t *nretry)
 {
-	struct rib_tree *t = (struct rib_tree *)(uintptr_t)ct;
-	struct rnode **v, *retry = NULL;
-	size_t n, nretry = 0;
+	size_t n;
 
-	if (t->dead == NULL && t->pend == NULL)
-		return;
-	v = malloc(RN_SYNC_BATCH * sizeof(*v)); /* NULL: one by one, unsorted */
-	while (t->dead != NULL) {
+	if (t->dead != NULL) {
 		for (n = 0; t->dead != NULL && (!v || n < RN_SYNC_BATCH);) {
 			struct rnode *x = t->dead;
 			t->dead = rn_dead_next(x);
@@ -1031,8 +1026,9 @@ rn_sync(const struct rib_tree *ct)
 		rn_sort(t, v, n);
 		for (size_t i = 0; i < n; i++)
 			rn_unlink(t, v[i]);
+		return true;
 	}
-	while (t->pend != NULL) {
+	if (t->pend != NULL) {
 		for (n = 0; t->pend != NULL && (!v || n < RN_SYNC_BATCH);) {
 			struct rnode *x = t->pend;
 			t->pend = rn_child(t, x, 0);
@@ -1043,12 +1039,32 @@ rn_sync(const struct rib_tree *ct)
 			else if (v)
 				v[n++] = x;
 			else
-				rn_sync_one(t, x, &retry, &nretry);
+				rn_sync_one(t, x, retry, nretry);
 		}
 		rn_sort(t, v, n);
 		for (size_t i = 0; i < n; i++)
-			rn_sync_one(t, v[i], &retry, &nretry);
+			rn_sync_one(t, v[i], retry, nretry);
+		return true;
 	}
+	return false;
+}
+
+/* Apply the deferred unlinks, then the deferred links, each in address
+ * order, in runs of RN_SYNC_BATCH (the sort's copy stays small; runs of
+ * this size keep most of the locality). Logically const: the set of
+ * entries does not change. */
+static void
+rn_sync(const struct rib_tree *ct)
+{
+	struct rib_tree *t = (struct rib_tree *)(uintptr_t)ct;
+	struct rnode **v, *retry = NULL;
+	size_t nretry = 0;
+
+	if (t->dead == NULL && t->pend == NULL)
+		return;
+	v = malloc(RN_SYNC_BATCH * sizeof(*v)); /* NULL: one by one, unsorted */
+	while (rn_sync_run(t, v, &retry, &nretry))
+		;
 	/* out of memory for split points: those wait for the next time */
 	t->pend = retry;
 	t->npend = nretry;
@@ -1059,6 +1075,34 @@ void
 rib_tree_sync(struct rib_tree *t)
 {
 	rn_sync(t);
+}
+
+bool
+rib_tree_sync_step(struct rib_tree *t)
+{
+	struct rnode **v, *retry = NULL;
+	size_t nretry = 0;
+
+	if (t->dead == NULL && t->pend == NULL)
+		return false;
+	v = malloc(RN_SYNC_BATCH * sizeof(*v));
+	rn_sync_run(t, v, &retry, &nretry);
+	free(v);
+	while (retry != NULL) { /* back on the list, for a later try */
+		struct rnode *x = retry;
+		retry = rn_child(t, x, 0);
+		x->child[0] = rn_name(t, t->pend);
+		t->pend = x;
+		t->npend++;
+	}
+	return t->dead != NULL || t->pend != NULL;
+}
+
+void
+rib_tree_backlog(const struct rib_tree *t, size_t *pending, size_t *dead)
+{
+	*pending = t->npend;
+	*dead = t->ndead;
 }
 
 uint64_t

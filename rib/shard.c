@@ -14,6 +14,14 @@
  * fence and writes the eventfd (see rib_flush). Queries from control threads
  * go through a mutex-protected list: the control path, not the UPDATE path.
  *
+ * The trees' deferred linking (radix.c) runs once the worker has had
+ * nothing to do for SYNC_IDLE_MS: a burst's changes are still being sent
+ * and received right after it, and on few cores the linking would take its
+ * CPU from them; its memory (split points) then also comes after the
+ * burst's encoded messages are gone. Walks and lookups by address link
+ * first, so nothing waits on it but memory: SYNC_DEAD_MAX removed entries
+ * at most stay unlinked (their nodes are reused only after).
+ *
  * Invariants: an op is applied by the shard that owns its prefix; a path's
  * idx is its slot in peers[peer id]->v; e->best is -1 or a valid index after
  * each decision round.
@@ -22,6 +30,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -35,6 +44,8 @@
 #define DUMP_CHUNK 512
 #define DRAIN_BUDGET 64 /* batches per ring per round: keeps decisions flowing */
 #define DECIDE_CHUNK 4096 /* entries per export call */
+#define SYNC_IDLE_MS 50 /* idle time before the trees' deferred linking */
+#define SYNC_DEAD_MAX 65536 /* removed entries left unlinked, at most */
 
 /* The per-peer index: the entries where the peer has a path, in blocks of
  * IDX_BLOCK (no reallocation of a table-sized array, at most one block of
@@ -100,6 +111,8 @@ struct shard {
 	/* stats: written by the shard, read by queries on the shard itself */
 	uint64_t ops, batches, decisions, changes, paths;
 	uint64_t ops_trimmed; /* ops when conf.trim last ran */
+	bool trim_again;      /* trim once more before the trees are linked */
+	int64_t busy_ms;      /* when ops were last applied (CLOCK_MONOTONIC) */
 };
 
 struct rib_shards {
@@ -321,13 +334,21 @@ apply_withdraw(struct shard *sh, const struct rib_op *op, uint64_t h)
 		path_remove(sh, sp, e, op->path_id);
 }
 
-/* Drop every path of the peer (optionally only stale ones of one family). */
+static void decide_dirty(struct shard *sh);
+
+/* Drop every path of the peer (optionally only stale ones of one family).
+ * A full table's sweep is decided and exported in rounds of what a drain
+ * round can mark: the dirty list stays that size, where a table-sized one
+ * (16 bytes an entry) would be the largest thing a reset allocates, and
+ * the first withdrawals leave before the sweep is over. */
 static void
 peer_sweep(struct shard *sh, struct shard_peer *sp, int af, bool stale_only)
 {
 	uint32_t i = sp->n;
 
 	while (i-- > 0) {
+		if (sh->ndirty >= (size_t)DRAIN_BUDGET * RIB_BATCH_OPS * sh->s->c.nio)
+			decide_dirty(sh);
 		uint32_t name = *idx_at(sp, i);
 		struct rib_entry *e;
 		if (af >= 0 && (int)(name >> 31) != af)
@@ -705,6 +726,87 @@ run_ctl(struct shard *sh)
 	}
 }
 
+/* rib_shards_conf.trim, after a burst of at least trim_ops ops: once at
+ * its end and once more before the trees grow (tree_sync). */
+static void
+trim(struct shard *sh)
+{
+	if (sh->s->c.trim && sh->s->c.trim_ops && sh->ops - sh->ops_trimmed >= sh->s->c.trim_ops) {
+		sh->s->c.trim();
+		sh->ops_trimmed = sh->ops;
+		sh->trim_again = true;
+	} else if (sh->trim_again) {
+		sh->s->c.trim();
+		sh->trim_again = false;
+	}
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 0: the trees have nothing deferred; > 0: link them now (too many removed
+ * entries wait, or no op came for SYNC_IDLE_MS); < 0: in -sync_due ms. */
+static int
+sync_due(const struct shard *sh)
+{
+	int64_t idle;
+	size_t pend = 0, dead = 0;
+
+	for (int af = 0; af < 2; af++) {
+		size_t p, d;
+		rib_tree_backlog(sh->tree[af], &p, &d);
+		pend += p;
+		dead += d;
+	}
+	if (pend == 0 && dead == 0)
+		return 0;
+	idle = now_ms() - sh->busy_ms;
+	if (dead >= SYNC_DEAD_MAX || idle >= SYNC_IDLE_MS)
+		return 1;
+	return -(int)(SYNC_IDLE_MS - idle);
+}
+
+static size_t
+backlog(const struct shard *sh)
+{
+	size_t n = 0;
+
+	for (int af = 0; af < 2; af++) {
+		size_t p, d;
+		rib_tree_backlog(sh->tree[af], &p, &d);
+		n += p + d;
+	}
+	return n;
+}
+
+/* Link the trees in steps, as long as no op or query is waiting: a burst
+ * that begins meanwhile waits for one step at most (a few ms). */
+static void
+tree_sync(struct shard *sh)
+{
+	size_t before = backlog(sh), after;
+
+	while (before > 0 && rings_empty(sh) &&
+	       !atomic_load_explicit(&sh->ctl_pending, memory_order_acquire)) {
+		if (!rib_tree_sync_step(sh->tree[0]))
+			rib_tree_sync_step(sh->tree[1]);
+		after = backlog(sh);
+		if (after >= before) {
+			/* out of memory for split points: try again after
+			 * another idle while, not in a loop */
+			sh->busy_ms = now_ms();
+			break;
+		}
+		before = after;
+	}
+}
+
 static void *
 shard_main(void *arg)
 {
@@ -719,21 +821,20 @@ shard_main(void *arg)
 		if (got || sh->ndirty || sh->dirty_lost)
 			decide_dirty(sh);
 		if (got) {
+			sh->busy_ms = now_ms();
 			/* A dump advances by one chunk per round even under a
 			 * steady stream of ops: a new peer is not starved. */
 			if (sh->dumps)
 				dump_step(sh);
 			continue;
 		}
-		/* Between bursts: link and unlink the tree nodes of the last
-		 * burst in address order (radix.c). */
-		if (sh->s->c.trim && sh->s->c.trim_ops &&
-		    sh->ops - sh->ops_trimmed >= sh->s->c.trim_ops) {
-			sh->s->c.trim();
-			sh->ops_trimmed = sh->ops;
+		/* Between bursts: what the burst freed goes back now; the
+		 * trees are linked when no op came for a while (sync_due). */
+		trim(sh);
+		if (sync_due(sh) > 0) {
+			trim(sh); /* the burst's messages are gone by now */
+			tree_sync(sh);
 		}
-		rib_tree_sync(sh->tree[0]);
-		rib_tree_sync(sh->tree[1]);
 		if (sh->dumps) {
 			dump_step(sh);
 			continue;
@@ -747,9 +848,15 @@ shard_main(void *arg)
 		atomic_store_explicit(&sh->sleeping, 1, memory_order_seq_cst);
 		if (rings_empty(sh) && !atomic_load_explicit(&sh->ctl_pending, memory_order_seq_cst) &&
 		    !atomic_load_explicit(&sh->stop, memory_order_seq_cst)) {
+			struct pollfd pfd = {.fd = sh->efd, .events = POLLIN};
+			int due = sync_due(sh);
 			uint64_t v;
-			ssize_t r = read(sh->efd, &v, sizeof(v));
-			(void)r;
+			/* due > 0 cannot be: linked above. A timeout comes back
+			 * here through the loop, which links. */
+			if (poll(&pfd, 1, due < 0 ? -due : due > 0 ? 0 : -1) > 0) {
+				ssize_t r = read(sh->efd, &v, sizeof(v));
+				(void)r;
+			}
 		}
 		atomic_store_explicit(&sh->sleeping, 0, memory_order_relaxed);
 	}

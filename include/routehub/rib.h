@@ -219,6 +219,12 @@ struct rib_entry *rib_tree_entry(const struct rib_tree *t, uint32_t h);
  * them (in address order). Walks and LPM do it themselves; the owner calls
  * it when idle so the work happens between bursts. */
 void rib_tree_sync(struct rib_tree *t);
+/* The same in steps of at most 65,536 nodes, for an owner that wants to
+ * stop as soon as other work arrives; true while some is left. */
+bool rib_tree_sync_step(struct rib_tree *t);
+/* What rib_tree_sync would do: entries waiting to be linked, and removed
+ * ones waiting to be unlinked (their nodes are not reused until then). */
+void rib_tree_backlog(const struct rib_tree *t, size_t *pending, size_t *dead);
 /* Start loading the index slot of pfx and return the key's hash, which
  * rib_tree_get_h / rib_tree_find_h take instead of computing it again
  * (apply loops run a few ops ahead). Only for pfx of the tree's family. */

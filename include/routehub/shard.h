@@ -97,9 +97,10 @@ struct rib_shards_conf {
 	void (*wait)(void *arg, unsigned io);
 	void *wait_arg;
 	/* Called on a shard thread when a burst of at least trim_ops ops is
-	 * over (0: never), before the burst's tree nodes are linked: what the
-	 * burst freed (its batches, encoded messages) can go back to the
-	 * system before the tree grows, so that peaks do not add up. */
+	 * over (0: never), and once more before the burst's tree nodes are
+	 * linked: what the burst freed (its batches, encoded messages) can go
+	 * back to the system before the tree grows, so that peaks do not add
+	 * up. */
 	void (*trim)(void);
 	unsigned trim_ops;
 };

@@ -397,6 +397,16 @@ canon_add_originator(const uint8_t *in, size_t len, uint8_t *out, size_t cap, ui
 	return b.err ? 0 : b.len;
 }
 
+/* Does the group's outbound transform leave the set as it is? A
+ * transparent route server's eBGP clients (RFC 7947) get the attributes as
+ * received, unless they carry what only iBGP may (LOCAL_PREF, ORIGINATOR_ID,
+ * CLUSTER_LIST): the common case skips the copy. */
+static bool
+canon_identity(const struct exp_group *g, const struct attr_set *as)
+{
+	return g->kind == EXP_KIND_EBGP && g->transparent && !(as->info.flags & ATTR_F_IBGP_ATTRS);
+}
+
 /* The group's outbound transform of a stored attribute set. */
 static size_t
 canon_export(const struct exp *x, const struct exp_group *g, const struct attr_set *as,
@@ -569,6 +579,7 @@ static void
 emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af)
 {
 	struct exp *x = c->x;
+	unsigned last = c->type == JOB_PEER ? c->io_only : x->nio - 1;
 
 	for (unsigned io = 0; io < x->nio; io++) {
 		struct exp_job *j;
@@ -580,12 +591,16 @@ emit(struct emit_ctx *c, struct io_buf *buf, uint8_t af)
 		j->type = (uint8_t)c->type;
 		j->af = af;
 		j->target = c->target;
-		j->buf = io_buf_ref(buf);
+		/* the last job takes our reference: no atomic pair a message */
+		j->buf = io == last ? buf : io_buf_ref(buf);
 		j->attrs = c->stored ? attr_ref(c->stored) : NULL;
 		j->prev = c->prev ? attr_ref(c->prev) : NULL;
+		if (io == last)
+			buf = NULL;
 		job_push(x, c->shard, io, j);
 	}
-	io_buf_unref(buf);
+	if (buf)
+		io_buf_unref(buf); /* the last job could not be had */
 }
 
 /* Returns how many of the prefixes went out: fewer than n when the
@@ -822,10 +837,16 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t peer_id, unsigned io
 			encode_out(&c, &g->enc, it->af, NULL, 0, v, it->n);
 		} else {
 			size_t done = 0;
-			l = canon_export(x, g, it->stored, it->from_ibgp, canon, sizeof(canon));
+			const uint8_t *ca = canon;
+			if (canon_identity(g, it->stored)) {
+				ca = it->stored->data;
+				l = it->stored->len;
+			} else {
+				l = canon_export(x, g, it->stored, it->from_ibgp, canon, sizeof(canon));
+			}
 			if (l) {
 				c.stored = it->stored;
-				done = encode_out(&c, &g->enc, it->af, canon, l, v, it->n);
+				done = encode_out(&c, &g->enc, it->af, ca, l, v, it->n);
 			}
 			/* A route the group's messages cannot carry: the
 			 * members must not keep the one they had. */
@@ -1390,6 +1411,15 @@ info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct att
 	}
 	if (a->mask & (1ull << BGP_ATTR_ATOMIC_AGGREGATE))
 		i->flags |= ATTR_F_ATOMIC_AGGR;
+	/* In the stored bytes, accepted or not (an eBGP peer's LOCAL_PREF is
+	 * kept but not used): what an eBGP group's transform must drop. */
+	{
+		struct bgp_attr_iter it = {canon, len, 0};
+		while (bgp_attr_next(&it, &at) == 1)
+			if (at.type == BGP_ATTR_LOCAL_PREF || at.type == BGP_ATTR_ORIGINATOR_ID ||
+			    at.type == BGP_ATTR_CLUSTER_LIST)
+				i->flags |= ATTR_F_IBGP_ATTRS;
+	}
 	if (bgp_attr_find(canon, len, BGP_ATTR_ORIGINATOR_ID, &at) == 0 && at.len == 4) {
 		i->flags |= ATTR_F_ORIGINATOR;
 		i->originator_id = (uint32_t)at.val[0] << 24 | (uint32_t)at.val[1] << 16 |
@@ -1637,7 +1667,7 @@ ingest_attrs(struct exp *x, struct peer *p, const struct bgp_update *u)
 			if (l2) {
 				c = canon2;
 				len = l2;
-				info.flags |= ATTR_F_ORIGINATOR;
+				info.flags |= ATTR_F_ORIGINATOR | ATTR_F_IBGP_ATTRS;
 				info.originator_id = p->exp.bgp_id;
 			}
 		}

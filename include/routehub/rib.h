@@ -28,6 +28,7 @@
 #define ATTR_F_MED           0x0001 /* MULTI_EXIT_DISC present */
 #define ATTR_F_LOCAL_PREF    0x0002 /* LOCAL_PREF present */
 #define ATTR_F_ORIGINATOR    0x0004 /* ORIGINATOR_ID present */
+#define ATTR_F_IBGP_ATTRS    0x0008 /* LOCAL_PREF, ORIGINATOR_ID or CLUSTER_LIST in the bytes */
 #define ATTR_F_NO_ADVERTISE  0x0010 /* RFC 1997 */
 #define ATTR_F_NO_EXPORT     0x0020 /* RFC 1997 */
 #define ATTR_F_NO_EXPORT_SUB 0x0040 /* RFC 1997 NO_EXPORT_SUBCONFED */

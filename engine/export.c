@@ -1411,26 +1411,32 @@ info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct att
 	}
 	if (a->mask & (1ull << BGP_ATTR_ATOMIC_AGGREGATE))
 		i->flags |= ATTR_F_ATOMIC_AGGR;
-	/* In the stored bytes, accepted or not (an eBGP peer's LOCAL_PREF is
-	 * kept but not used): what an eBGP group's transform must drop. */
-	{
-		struct bgp_attr_iter it = {canon, len, 0};
-		while (bgp_attr_next(&it, &at) == 1)
-			if (at.type == BGP_ATTR_LOCAL_PREF || at.type == BGP_ATTR_ORIGINATOR_ID ||
-			    at.type == BGP_ATTR_CLUSTER_LIST)
-				i->flags |= ATTR_F_IBGP_ATTRS;
-	}
-	if (bgp_attr_find(canon, len, BGP_ATTR_ORIGINATOR_ID, &at) == 0 && at.len == 4) {
-		i->flags |= ATTR_F_ORIGINATOR;
-		i->originator_id = (uint32_t)at.val[0] << 24 | (uint32_t)at.val[1] << 16 |
-		                   (uint32_t)at.val[2] << 8 | at.val[3];
-	}
-	if (bgp_attr_find(canon, len, BGP_ATTR_AS_PATH, &at) == 0) {
-		i->aspath_len = (uint16_t)bgp_aspath_count(at.val, at.len);
-		i->neighbor_as = bgp_aspath_first(at.val, at.len);
-		for (size_t k = 0; k + 2 <= at.len; k += 2 + (size_t)at.val[k + 1] * 4)
-			if (at.val[k] == BGP_ASPATH_SET)
-				i->flags |= ATTR_F_AS_SET;
+	/* One walk of the stored bytes (canonical: each type once, in order). */
+	for (struct bgp_attr_iter it = {canon, len, 0}; bgp_attr_next(&it, &at) == 1;) {
+		switch (at.type) {
+		case BGP_ATTR_AS_PATH:
+			i->aspath_len = (uint16_t)bgp_aspath_count(at.val, at.len);
+			i->neighbor_as = bgp_aspath_first(at.val, at.len);
+			for (size_t k = 0; k + 2 <= at.len; k += 2 + (size_t)at.val[k + 1] * 4)
+				if (at.val[k] == BGP_ASPATH_SET)
+					i->flags |= ATTR_F_AS_SET;
+			break;
+		case BGP_ATTR_ORIGINATOR_ID:
+			if (at.len == 4) {
+				i->flags |= ATTR_F_ORIGINATOR;
+				i->originator_id = (uint32_t)at.val[0] << 24 |
+				                   (uint32_t)at.val[1] << 16 |
+				                   (uint32_t)at.val[2] << 8 | at.val[3];
+			}
+			/* fall through */
+		case BGP_ATTR_LOCAL_PREF:
+		case BGP_ATTR_CLUSTER_LIST:
+			/* There, accepted or not (an eBGP peer's LOCAL_PREF
+			 * is kept but not used): an eBGP group's transform
+			 * must drop it. */
+			i->flags |= ATTR_F_IBGP_ATTRS;
+			break;
+		}
 	}
 	i->cluster_len = (uint16_t)(a->cluster_list.len / 4);
 	if (a->communities.len) {

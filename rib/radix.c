@@ -750,6 +750,60 @@ rn_link(struct rib_tree *t, struct rnode *x)
 	return 0;
 }
 
+/*
+ * IPv4 lookups keep the masked address in a register: a key built in a
+ * stack buffer byte by byte and read back as words stalls on store
+ * forwarding, in the path every UPDATE's prefixes take. a is the address
+ * in memory order, masked.
+ */
+static struct rnode *
+rn_hget4(const struct rib_tree *t, unsigned len, uint32_t a, uint64_t h)
+{
+	uint64_t v, want = h & ~(uint64_t)UINT32_MAX;
+	size_t i, mask = t->hcap - 1;
+
+	RN_BUG_ON(RN_CHECK_HASH && h != rn_mix(((uint64_t)__builtin_bswap32(a) << 8 | len) ^ t->seed));
+	if (t->hn == 0)
+		return NULL;
+	for (i = rn_hhome(t, h); (v = t->h[i]) != 0; i = (i + 1) & mask) {
+		const struct rnode *x;
+		uint32_t b;
+		if ((v & ~(uint64_t)UINT32_MAX) != want)
+			continue;
+		x = rn_hnode(t, v);
+		memcpy(&b, x->u.key.addr, sizeof(b));
+		if (x->u.key.len == len && b == a)
+			return rn_hnode(t, v);
+	}
+	return NULL;
+}
+
+static struct rnode *
+rn_entry_new4(struct rib_tree *t, unsigned len, uint32_t a)
+{
+	struct rnode *x = rn_region_get(&t->ent, RN_SZ_ENTRY);
+
+	if (x == NULL)
+		return NULL;
+	memset(x, 0, sizeof(*x));
+	x->u.ent.e.pfx.af = t->af;
+	x->u.ent.e.pfx.len = (uint8_t)len;
+	memcpy(x->u.ent.e.pfx.addr, &a, sizeof(a));
+	x->u.ent.e.best = -1;
+	x->u.ent.e.cap = 1;
+	return x;
+}
+
+/* pfx's address in memory order, masked to its length (<= 32). */
+static inline uint32_t
+rn_addr4(const struct rib_prefix *pfx)
+{
+	uint32_t a;
+
+	memcpy(&a, pfx->addr, sizeof(a));
+	return pfx->len ? a & __builtin_bswap32(0xffffffffu << (32 - pfx->len)) : 0;
+}
+
 struct rib_entry *
 rib_tree_get_h(struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h)
 {
@@ -759,14 +813,22 @@ rib_tree_get_h(struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h)
 
 	if (pfx->af != t->af || len > t->maxlen)
 		return NULL;
-	rn_mask(addr, pfx->addr, len, t->alen);
-	RN_BUG_ON(RN_CHECK_HASH && h != rn_hash(t, addr, len));
-	x = rn_hget(t, h, addr, len);
-	if (x != NULL)
-		return &x->u.ent.e;
-	x = rn_entry_new(t, addr, len);
-	if (x == NULL)
-		return NULL;
+	if (t->alen == 4) {
+		uint32_t a = rn_addr4(pfx);
+		if ((x = rn_hget4(t, len, a, h)) != NULL)
+			return &x->u.ent.e;
+		if ((x = rn_entry_new4(t, len, a)) == NULL)
+			return NULL;
+	} else {
+		rn_mask(addr, pfx->addr, len, t->alen);
+		RN_BUG_ON(RN_CHECK_HASH && h != rn_hash(t, addr, len));
+		x = rn_hget(t, h, addr, len);
+		if (x != NULL)
+			return &x->u.ent.e;
+		x = rn_entry_new(t, addr, len);
+		if (x == NULL)
+			return NULL;
+	}
 	if (rn_hput(t, x, h) != 0) {
 		rn_region_put(&t->ent, RN_SZ_ENTRY, x);
 		return NULL;
@@ -789,9 +851,13 @@ rib_tree_find_h(const struct rib_tree *t, const struct rib_prefix *pfx, uint64_t
 
 	if (pfx->af != t->af || pfx->len > t->maxlen)
 		return NULL;
-	rn_mask(addr, pfx->addr, pfx->len, t->alen);
-	RN_BUG_ON(RN_CHECK_HASH && h != rn_hash(t, addr, pfx->len));
-	n = rn_hget(t, h, addr, pfx->len);
+	if (t->alen == 4) {
+		n = rn_hget4(t, pfx->len, rn_addr4(pfx), h);
+	} else {
+		rn_mask(addr, pfx->addr, pfx->len, t->alen);
+		RN_BUG_ON(RN_CHECK_HASH && h != rn_hash(t, addr, pfx->len));
+		n = rn_hget(t, h, addr, pfx->len);
+	}
 	return n != NULL ? &n->u.ent.e : NULL;
 }
 
@@ -808,6 +874,7 @@ rn_key_hash(const struct rib_tree *t, const struct rib_prefix *pfx)
 		uint32_t v = l ? rn_be32(pfx->addr) & (0xffffffffu << (32 - l)) : 0;
 		return rn_mix(((uint64_t)v << 8 | pfx->len) ^ t->seed);
 	}
+	/* (rn_hget4 checks the same formula from the masked address) */
 
 	rn_mask(addr, pfx->addr, pfx->len > t->maxlen ? t->maxlen : pfx->len, t->alen);
 	return rn_hash(t, addr, pfx->len);

@@ -634,8 +634,12 @@ encode_out(struct emit_ctx *c, const struct bgp_sess *enc, uint8_t af, const uin
 		if (attrs) {
 			sp.attrs = attrs;
 			sp.attrs_len = alen;
-			if (af == BGP_AF_IPV4 && !bgp_attr_find(attrs, alen, BGP_ATTR_MP_REACH_NLRI,
-			                                        &(struct bgp_attr){0})) {
+			/* The group's transform keeps MP_REACH_NLRI where
+			 * the stored set has it: its flag saves a walk. */
+			if (af == BGP_AF_IPV4 &&
+			    (c->stored ? (c->stored->info.flags & ATTR_F_MP_REACH) != 0
+			               : bgp_attr_find(attrs, alen, BGP_ATTR_MP_REACH_NLRI,
+			                               &(struct bgp_attr){0}) == 0)) {
 				sp.mp_reach = v + i;
 				sp.n_mp_reach = k - i;
 			} else if (af == BGP_AF_IPV4) {
@@ -1435,6 +1439,9 @@ info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct att
 			 * is kept but not used): an eBGP group's transform
 			 * must drop it. */
 			i->flags |= ATTR_F_IBGP_ATTRS;
+			break;
+		case BGP_ATTR_MP_REACH_NLRI:
+			i->flags |= ATTR_F_MP_REACH;
 			break;
 		}
 	}

@@ -35,6 +35,7 @@
 #define ATTR_F_NO_PEER       0x0080 /* RFC 3765 */
 #define ATTR_F_ATOMIC_AGGR   0x0100
 #define ATTR_F_AS_SET        0x0200 /* AS path holds an AS_SET */
+#define ATTR_F_MP_REACH      0x0400 /* MP_REACH_NLRI in the bytes */
 
 /* What the decision process and export need, extracted once at decode. */
 struct attr_info {

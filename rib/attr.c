@@ -359,8 +359,12 @@ attr_intern_slow(struct attr_stripe *st, const struct attr_key *k, const struct 
 		memset(&a->info, 0, sizeof(a->info));
 	memcpy(a->data, k->data, k->len);
 	attr_tsan_release(a);
-	/* ck_hs_put (SPMC) fences the contents before the slot's store. */
-	if (!ck_hs_put(&st->hs, (unsigned long)k->hash, a)) {
+	/* ck_hs_put_unique (SPMC) fences the contents before the slot's
+	 * store. Unique: the lookup above, under the lock every insert and
+	 * removal takes, found no live set with these bytes (a dying one was
+	 * removed), so the duplicate check of ck_hs_put would probe again for
+	 * nothing. */
+	if (!ck_hs_put_unique(&st->hs, (unsigned long)k->hash, a)) {
 		free(a);
 		a = NULL;
 		goto out;

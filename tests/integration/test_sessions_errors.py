@@ -65,18 +65,17 @@ import calendar
 import json
 import os
 import re
-import shutil
 import socket
 import struct
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 
 import rawbgp as R  # noqa: E402
-from bgpharness import (Bird, Frr, Lab, Routehubd, md5_failure_count,  # noqa: E402
+from bgpharness import (Bird, Frr, Routehubd, md5_failure_count,  # noqa: E402
                         tcp_md5_supported, wait_for)
+from routecheck import lab_main  # noqa: E402
 
 T = 30
 RH_ASN = 65515
@@ -196,17 +195,7 @@ class Relay:
 
 
 def main():
-    if Routehubd.missing():
-        print(f'SKIP: routehubd not built: {", ".join(Routehubd.missing())}')
-        return 77
-    keep = os.environ.get('RH_KEEP_LAB') == '1'
-    labdir = tempfile.mkdtemp(prefix='rh-sess-errors-')
-    t0 = time.monotonic()
-    with Lab(tmpdir=labdir, keep=keep) as lab:
-        rc = scenario(lab, t0)
-    if rc == 0 and not keep:
-        shutil.rmtree(labdir, ignore_errors=True)
-    return rc
+    return lab_main('errors', (), scenario, prefix='rh-sess-')
 
 
 def scenario(lab, t0):

@@ -71,11 +71,11 @@ def exa_events(exa):
     return out
 
 
-def lab_main(name, daemons, scenario):
-    """A route test's main: skip (77) when routehubd or one of `daemons`
+def lab_main(name, daemons, scenario, prefix='rh-routes-'):
+    """A lab test's main: skip (77) when routehubd or one of `daemons`
     (bgpharness classes) is missing, run scenario(lab, t0) in a lab under a
-    temporary directory (kept with RH_KEEP_LAB=1, or when it failed), and
-    return its exit status."""
+    temporary directory <prefix><name>-* (kept with RH_KEEP_LAB=1, or when it
+    failed), and return its exit status."""
     if Routehubd.missing():
         print(f'SKIP: routehubd not built: {", ".join(Routehubd.missing())}')
         return 77
@@ -84,7 +84,7 @@ def lab_main(name, daemons, scenario):
         print(f'SKIP: not installed: {", ".join(missing)}')
         return 77
     keep = os.environ.get('RH_KEEP_LAB') == '1'
-    labdir = tempfile.mkdtemp(prefix=f'rh-routes-{name}-')
+    labdir = tempfile.mkdtemp(prefix=f'{prefix}{name}-')
     t0 = time.monotonic()
     with Lab(tmpdir=labdir, keep=keep) as lab:
         rc = scenario(lab, t0)

@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import rawbgp  # noqa: E402
 import rhtest  # noqa: E402
-from rhtest import (StaleTable, base_attrs, check, med_attr, nexthop_attr,  # noqa: E402
+from rhtest import (StaleTable, base_attrs, check, drain, med_attr, nexthop_attr,  # noqa: E402
                     pack_updates, table_prefixes)
 
 NPFX = 20000
@@ -35,17 +35,6 @@ def updates(med, asn=65001):
     """The whole table with this MED, packed into 4096-byte UPDATEs."""
     return pack_updates(table_prefixes(NPFX), base_attrs(asn) + nexthop_attr('198.18.46.1') +
                         med_attr(med))
-
-
-def drain(sp, table=None, budget=0.01):
-    """Read whatever is there (bounded); keep the peer's hold timer fed."""
-    try:
-        while True:
-            m = sp.recv_msg(timeout=budget)
-            if table is not None:
-                table.apply(m)
-    except Exception:
-        pass
 
 
 def peers(h):
@@ -70,8 +59,8 @@ def body(h):
     for rnd in range(ROUNDS):
         for m in updates(1000 + rnd):
             feeder.send(m)
-        drain(fast, ftable)   # fast keeps reading
-        drain(feeder)         # so does the feeder
+        drain(fast, ftable, 0.01)   # fast keeps reading
+        drain(feeder, budget=0.01)  # so does the feeder
         if rnd % 10 == 0:     # everyone keeps its session alive; slow only sends
             for sp in (fast, slow, feeder):
                 sp.send(rawbgp.keepalive())
@@ -101,7 +90,7 @@ def body(h):
     while time.monotonic() < deadline:
         try:
             m = slow.recv_msg(timeout=1)
-        except Exception:
+        except TimeoutError:
             if stable.eorr and len(stable.routes) == NPFX:
                 break
             continue

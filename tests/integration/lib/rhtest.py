@@ -1,6 +1,6 @@
 """rhtest: scaffolding for the tests that run one routehubd against raw BGP
 speakers (lib/rawbgp.py): test_max_routes_*.py, test_peer_ids.py,
-test_refresh_*.py.
+test_peer_reset.py, test_refresh_*.py, test_reload.py, test_slow_spoke.py.
 
     import rhtest
     from rhtest import check
@@ -20,10 +20,11 @@ run() skips (exit 77) without routehubd in RH_BIN, picks a free
 127.<second>.<r>.0/24 (routehubd on .1), writes the config (router id
 10.<second>.0.1), starts routehubd and waits for its API, runs the body, and
 always closes the speakers and stops routehubd (its PID: terminate, kill after
-10 s). On failure the log tail is printed and the temporary directory kept;
-otherwise it is removed. An exception in the body is a failed check.
+10 s; it must exit 0). On failure the log tail is printed and the temporary
+directory kept; otherwise it is removed. An exception in the body is a failed
+check.
 
-Also here: checks (check, FAILS), bounded polls (wait_for, poll, read_until,
+Also here: checks (check, PASSED, FAILS), bounded polls (wait_for, poll, read_until,
 drain), `routehubctl` queries and IPv4 unicast messages in wire form.
 """
 import json
@@ -41,15 +42,14 @@ import rawbgp
 BIN = os.environ.get('RH_BIN') or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'build', 'bin')
 PORT = 179
-FAILS = []
+PASSED, FAILS = [], []
 
 
 # --- checks and bounded polls ---------------------------------------------
 
 def check(cond, what):
     print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        FAILS.append(what)
+    (PASSED if cond else FAILS).append(what)
 
 
 def wait_for(cond, timeout, what):
@@ -336,6 +336,7 @@ peers:
         return self.proc.poll() is None
 
     def stop(self):
+        """Close the speakers, stop routehubd; its exit status (SIGTERM)."""
         for sp in self.speakers:
             try:
                 sp.close()
@@ -343,11 +344,13 @@ peers:
                 pass
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            rc = self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+            rc = None
         self.log.close()
+        return rc
 
     # the API
     def ctl(self, *args):
@@ -405,10 +408,11 @@ def run(second, tmp_prefix, peers, body, env=None):
     except Exception as e:  # noqa: BLE001
         check(False, f'exception: {e!r}')
     finally:
-        h.stop()
+        rc = h.stop()
+        check(rc == 0, f'routehubd exits 0 on SIGTERM ({"killed after 10 s" if rc is None else rc})')
         if FAILS:
             print(h.log_text()[-4000:])
         else:
             shutil.rmtree(h.tmp, ignore_errors=True)
-    print(f'{0 if FAILS else 1} passed, {len(FAILS)} failed')
+    print(f'{len(PASSED)} passed, {len(FAILS)} failed')
     return 1 if FAILS else 0

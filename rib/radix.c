@@ -379,27 +379,23 @@ rn_region_fini(struct rn_region *r)
 
 /* ---- nodes ---------------------------------------------------------------------------------- */
 
-/* An entry node for the (masked) key, no children, no paths. */
-static void
-rn_entry_init(struct rib_tree *t, struct rnode *x, const uint8_t *addr, unsigned len)
+/* An entry node for the key: the first n bytes of its (masked) address
+ * (the rest zero) and len; no children, no paths. */
+static struct rnode *
+rn_entry_new(struct rib_tree *t, const void *addr, size_t n, unsigned len)
 {
-	struct rib_entry *e = &x->u.ent.e;
+	struct rnode *x = rn_region_get(&t->ent, RN_SZ_ENTRY);
+	struct rib_entry *e;
 
+	if (x == NULL)
+		return NULL;
+	e = &x->u.ent.e;
 	memset(x, 0, sizeof(*x));
 	e->pfx.af = t->af;
 	e->pfx.len = (uint8_t)len;
-	memcpy(e->pfx.addr, addr, sizeof(e->pfx.addr));
+	memcpy(e->pfx.addr, addr, n);
 	e->best = -1;
 	e->cap = 1;
-}
-
-static struct rnode *
-rn_entry_new(struct rib_tree *t, const uint8_t *addr, unsigned len)
-{
-	struct rnode *x = rn_region_get(&t->ent, RN_SZ_ENTRY);
-
-	if (x != NULL)
-		rn_entry_init(t, x, addr, len);
 	return x;
 }
 
@@ -459,11 +455,18 @@ rn_mix(uint64_t h)
  * reads a node), and the other 32 - hbits bits are a tag that lets a probe
  * skip most nodes that are not the one.
  */
+/* IPv4: v is the masked address in host order. */
+static inline uint64_t
+rn_hash4(const struct rib_tree *t, uint32_t v, unsigned len)
+{
+	return rn_mix(((uint64_t)v << 8 | len) ^ t->seed);
+}
+
 static inline uint64_t
 rn_hash(const struct rib_tree *t, const uint8_t *addr, unsigned len)
 {
 	if (t->alen == 4)
-		return rn_mix(((uint64_t)rn_be32(addr) << 8 | len) ^ t->seed);
+		return rn_hash4(t, rn_be32(addr), len);
 	return rn_mix(rn_be64(addr) ^ rn_mix(rn_be64(addr + 8) ^ len ^ t->seed));
 }
 
@@ -762,7 +765,7 @@ rn_hget4(const struct rib_tree *t, unsigned len, uint32_t a, uint64_t h)
 	uint64_t v, want = h & ~(uint64_t)UINT32_MAX;
 	size_t i, mask = t->hcap - 1;
 
-	RN_BUG_ON(RN_CHECK_HASH && h != rn_mix(((uint64_t)__builtin_bswap32(a) << 8 | len) ^ t->seed));
+	RN_BUG_ON(RN_CHECK_HASH && h != rn_hash4(t, __builtin_bswap32(a), len));
 	if (t->hn == 0)
 		return NULL;
 	for (i = rn_hhome(t, h); (v = t->h[i]) != 0; i = (i + 1) & mask) {
@@ -778,30 +781,15 @@ rn_hget4(const struct rib_tree *t, unsigned len, uint32_t a, uint64_t h)
 	return NULL;
 }
 
-static struct rnode *
-rn_entry_new4(struct rib_tree *t, unsigned len, uint32_t a)
-{
-	struct rnode *x = rn_region_get(&t->ent, RN_SZ_ENTRY);
-
-	if (x == NULL)
-		return NULL;
-	memset(x, 0, sizeof(*x));
-	x->u.ent.e.pfx.af = t->af;
-	x->u.ent.e.pfx.len = (uint8_t)len;
-	memcpy(x->u.ent.e.pfx.addr, &a, sizeof(a));
-	x->u.ent.e.best = -1;
-	x->u.ent.e.cap = 1;
-	return x;
-}
-
-/* pfx's address in memory order, masked to its length (<= 32). */
+/* pfx's IPv4 address in memory order, masked to its length (at most 32). */
 static inline uint32_t
 rn_addr4(const struct rib_prefix *pfx)
 {
+	unsigned l = pfx->len > 32 ? 32 : pfx->len;
 	uint32_t a;
 
 	memcpy(&a, pfx->addr, sizeof(a));
-	return pfx->len ? a & __builtin_bswap32(0xffffffffu << (32 - pfx->len)) : 0;
+	return l ? a & __builtin_bswap32(0xffffffffu << (32 - l)) : 0;
 }
 
 struct rib_entry *
@@ -817,7 +805,7 @@ rib_tree_get_h(struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h)
 		uint32_t a = rn_addr4(pfx);
 		if ((x = rn_hget4(t, len, a, h)) != NULL)
 			return &x->u.ent.e;
-		if ((x = rn_entry_new4(t, len, a)) == NULL)
+		if ((x = rn_entry_new(t, &a, sizeof(a), len)) == NULL)
 			return NULL;
 	} else {
 		rn_mask(addr, pfx->addr, len, t->alen);
@@ -825,7 +813,7 @@ rib_tree_get_h(struct rib_tree *t, const struct rib_prefix *pfx, uint64_t h)
 		x = rn_hget(t, h, addr, len);
 		if (x != NULL)
 			return &x->u.ent.e;
-		x = rn_entry_new(t, addr, len);
+		x = rn_entry_new(t, addr, sizeof(addr), len);
 		if (x == NULL)
 			return NULL;
 	}
@@ -869,12 +857,8 @@ rn_key_hash(const struct rib_tree *t, const struct rib_prefix *pfx)
 {
 	uint8_t addr[16] = {0};
 
-	if (t->alen == 4) {
-		unsigned l = pfx->len > 32 ? 32 : pfx->len;
-		uint32_t v = l ? rn_be32(pfx->addr) & (0xffffffffu << (32 - l)) : 0;
-		return rn_mix(((uint64_t)v << 8 | pfx->len) ^ t->seed);
-	}
-	/* (rn_hget4 checks the same formula from the masked address) */
+	if (t->alen == 4)
+		return rn_hash4(t, __builtin_bswap32(rn_addr4(pfx)), pfx->len);
 
 	rn_mask(addr, pfx->addr, pfx->len > t->maxlen ? t->maxlen : pfx->len, t->alen);
 	return rn_hash(t, addr, pfx->len);

@@ -336,6 +336,14 @@ apply_withdraw(struct shard *sh, const struct rib_op *op, uint64_t h)
 
 static void decide_dirty(struct shard *sh);
 
+/* What a drain round can mark dirty (its batches' ops): the dirty list's
+ * size between rounds. */
+static inline size_t
+round_ops(const struct shard *sh)
+{
+	return (size_t)DRAIN_BUDGET * RIB_BATCH_OPS * sh->s->c.nio;
+}
+
 /* Drop every path of the peer (optionally only stale ones of one family).
  * A full table's sweep is decided and exported in rounds of what a drain
  * round can mark: the dirty list stays that size, where a table-sized one
@@ -347,7 +355,7 @@ peer_sweep(struct shard *sh, struct shard_peer *sp, int af, bool stale_only)
 	uint32_t i = sp->n;
 
 	while (i-- > 0) {
-		if (sh->ndirty >= (size_t)DRAIN_BUDGET * RIB_BATCH_OPS * sh->s->c.nio)
+		if (sh->ndirty >= round_ops(sh))
 			decide_dirty(sh);
 		uint32_t name = *idx_at(sp, i);
 		struct rib_entry *e;
@@ -564,7 +572,7 @@ decide_dirty(struct shard *sh)
 	sh->ndirty = 0;
 	/* Kept for the next round up to what a drain round can mark (its
 	 * batches' ops); what a peer's sweep of a whole table needed goes back. */
-	if (sh->capdirty > (size_t)DRAIN_BUDGET * RIB_BATCH_OPS * sh->s->c.nio) {
+	if (sh->capdirty > round_ops(sh)) {
 		free(sh->dirty);
 		sh->dirty = NULL;
 		sh->capdirty = 0;
@@ -726,19 +734,17 @@ run_ctl(struct shard *sh)
 	}
 }
 
-/* rib_shards_conf.trim, after a burst of at least trim_ops ops: once at
- * its end and once more before the trees grow (tree_sync). */
-static void
-trim(struct shard *sh)
+/* rib_shards_conf.trim at the end of a burst of at least trim_ops ops;
+ * true if it ran. tree_sync runs it once more. */
+static bool
+trim_burst(struct shard *sh)
 {
-	if (sh->s->c.trim && sh->s->c.trim_ops && sh->ops - sh->ops_trimmed >= sh->s->c.trim_ops) {
-		sh->s->c.trim();
-		sh->ops_trimmed = sh->ops;
-		sh->trim_again = true;
-	} else if (sh->trim_again) {
-		sh->s->c.trim();
-		sh->trim_again = false;
-	}
+	if (!sh->s->c.trim || !sh->s->c.trim_ops || sh->ops - sh->ops_trimmed < sh->s->c.trim_ops)
+		return false;
+	sh->s->c.trim();
+	sh->ops_trimmed = sh->ops;
+	sh->trim_again = true;
+	return true;
 }
 
 static int64_t
@@ -750,21 +756,32 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The trees' deferred nodes, pending and dead; *dead: the dead ones. */
+static size_t
+backlog(const struct shard *sh, size_t *dead)
+{
+	size_t n = 0, nd = 0;
+
+	for (int af = 0; af < 2; af++) {
+		size_t p, d;
+		rib_tree_backlog(sh->tree[af], &p, &d);
+		n += p + d;
+		nd += d;
+	}
+	if (dead)
+		*dead = nd;
+	return n;
+}
+
 /* 0: the trees have nothing deferred; > 0: link them now (too many removed
  * entries wait, or no op came for SYNC_IDLE_MS); < 0: in -sync_due ms. */
 static int
 sync_due(const struct shard *sh)
 {
 	int64_t idle;
-	size_t pend = 0, dead = 0;
+	size_t dead;
 
-	for (int af = 0; af < 2; af++) {
-		size_t p, d;
-		rib_tree_backlog(sh->tree[af], &p, &d);
-		pend += p;
-		dead += d;
-	}
-	if (pend == 0 && dead == 0)
+	if (backlog(sh, &dead) == 0)
 		return 0;
 	idle = now_ms() - sh->busy_ms;
 	if (dead >= SYNC_DEAD_MAX || idle >= SYNC_IDLE_MS)
@@ -772,31 +789,23 @@ sync_due(const struct shard *sh)
 	return -(int)(SYNC_IDLE_MS - idle);
 }
 
-static size_t
-backlog(const struct shard *sh)
-{
-	size_t n = 0;
-
-	for (int af = 0; af < 2; af++) {
-		size_t p, d;
-		rib_tree_backlog(sh->tree[af], &p, &d);
-		n += p + d;
-	}
-	return n;
-}
-
 /* Link the trees in steps, as long as no op or query is waiting: a burst
- * that begins meanwhile waits for one step at most (a few ms). */
+ * that begins meanwhile waits for one step at most (a few ms). First the
+ * second trim of the last big burst: its messages are sent by now. */
 static void
 tree_sync(struct shard *sh)
 {
-	size_t before = backlog(sh), after;
+	size_t before = backlog(sh, NULL), after;
 
+	if (sh->trim_again) {
+		sh->s->c.trim();
+		sh->trim_again = false;
+	}
 	while (before > 0 && rings_empty(sh) &&
 	       !atomic_load_explicit(&sh->ctl_pending, memory_order_acquire)) {
 		if (!rib_tree_sync_step(sh->tree[0]))
 			rib_tree_sync_step(sh->tree[1]);
-		after = backlog(sh);
+		after = backlog(sh, NULL);
 		if (after >= before) {
 			/* out of memory for split points: try again after
 			 * another idle while, not in a loop */
@@ -830,11 +839,10 @@ shard_main(void *arg)
 		}
 		/* Between bursts: what the burst freed goes back now; the
 		 * trees are linked when no op came for a while (sync_due). */
-		trim(sh);
-		if (sync_due(sh) > 0) {
-			trim(sh); /* the burst's messages are gone by now */
+		if (trim_burst(sh) && sync_due(sh) > 0)
+			sh->trim_again = false; /* linking at once: one trim is enough */
+		if (sync_due(sh) > 0)
 			tree_sync(sh);
-		}
 		if (sh->dumps) {
 			dump_step(sh);
 			continue;
@@ -851,8 +859,10 @@ shard_main(void *arg)
 			struct pollfd pfd = {.fd = sh->efd, .events = POLLIN};
 			int due = sync_due(sh);
 			uint64_t v;
-			/* due > 0 cannot be: linked above. A timeout comes back
-			 * here through the loop, which links. */
+			/* Wait for ops, or until the trees are due (the loop
+			 * then links them). due > 0 is not expected here: they
+			 * were linked above, and a linking that makes no
+			 * progress restarts the idle clock; if it is, no wait. */
 			if (poll(&pfd, 1, due < 0 ? -due : due > 0 ? 0 : -1) > 0) {
 				ssize_t r = read(sh->efd, &v, sizeof(v));
 				(void)r;

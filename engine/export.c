@@ -1397,8 +1397,11 @@ pending(struct sess_loop *sl)
 /* ---- io side: ingest
  * --------------------------------------------------------------------------------- */
 
+/* What the decision and export need of a canonical set; *aspath gets its
+ * AS_PATH (left alone when there is none), for the loop check. */
 static void
-info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct attr_info *i)
+info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct attr_info *i,
+        struct bgp_attr *aspath)
 {
 	const struct bgp_attrs *a = &u->attrs;
 	struct bgp_attr at;
@@ -1419,6 +1422,7 @@ info_of(const struct bgp_update *u, const uint8_t *canon, size_t len, struct att
 	for (struct bgp_attr_iter it = {canon, len, 0}; bgp_attr_next(&it, &at) == 1;) {
 		switch (at.type) {
 		case BGP_ATTR_AS_PATH:
+			*aspath = at;
 			i->aspath_len = (uint16_t)bgp_aspath_count(at.val, at.len);
 			i->neighbor_as = bgp_aspath_first(at.val, at.len);
 			for (size_t k = 0; k + 2 <= at.len; k += 2 + (size_t)at.val[k + 1] * 4)
@@ -1654,16 +1658,15 @@ ingest_attrs(struct exp *x, struct peer *p, const struct bgp_update *u)
 	static __thread uint8_t canon2[BGP_CANON_MAX / 2 + 64];
 	const uint8_t *c = canon;
 	struct attr_info info;
-	struct bgp_attr at;
+	struct bgp_attr at, aspath = {0};
 	size_t len;
 
 	if (bgp_attrs_canon(u, canon, sizeof(canon), &len) < 0)
 		return NULL;
-	info_of(u, canon, len, &info);
+	info_of(u, canon, len, &info, &aspath);
 	/* RFC 4271 §9.1.2: our own AS in the path is a loop; such a route
 	 * takes no part in the decision. */
-	if (bgp_attr_find(canon, len, BGP_ATTR_AS_PATH, &at) == 0 &&
-	    bgp_aspath_contains(at.val, at.len, x->local_as))
+	if (aspath.val && bgp_aspath_contains(aspath.val, aspath.len, x->local_as))
 		return NULL;
 	if (p->cp->ibgp) {
 		/* RFC 4456 §8: loops through us are dropped. */

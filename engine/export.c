@@ -93,13 +93,6 @@ struct pfx_set {
 	struct pfx_key *v;
 	uint32_t cap, n, tomb;
 };
-/* The prefixes one UPDATE added to its peer's set, or whose stale mark it
- * cleared (entry's stale set), to take that back when the UPDATE is refused.
- * One per io loop. */
-struct pfx_undo {
-	struct pfx_key *v;
-	size_t n, cap;
-};
 
 struct exp {
 	struct rh_daemon *d;
@@ -121,7 +114,6 @@ struct exp {
 	atomic_int stopping;   /* io loops are going: shards drop jobs */
 	size_t sendq_limit;    /* EXP_SENDQ_LIMIT, or RH_SENDQ_LIMIT */
 	struct adv_tab *adv;   /* [shard]: its export calls' grouping table */
-	struct pfx_undo *undo; /* [io]: exp_ingest's, owned by that io thread */
 };
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -289,20 +281,6 @@ pfx_add(struct pfx_set *s, const struct pfx_key *k)
 	s->v[j].stale = 0;
 	s->n++;
 	return 1;
-}
-
-/* The live entry equal to k, or NULL. */
-static struct pfx_key *
-pfx_find(struct pfx_set *s, const struct pfx_key *k)
-{
-	if (!s->cap)
-		return NULL;
-	for (uint32_t j = (uint32_t)pfx_hash(k) & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
-		if (s->v[j].used == 0)
-			return NULL;
-		if (s->v[j].used == 1 && pfx_eq(&s->v[j], k))
-			return &s->v[j];
-	}
 }
 
 static int
@@ -1502,30 +1480,14 @@ withdraw_run(struct exp *x, struct sess_loop *sl, struct peer *p, const struct b
 	}
 }
 
-static int
-undo_push(struct pfx_undo *un, const struct pfx_key *k)
-{
-	if (un->n == un->cap) {
-		size_t nc = un->cap ? un->cap * 2 : 256;
-		struct pfx_key *nv = realloc(un->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		un->v = nv;
-		un->cap = nc;
-	}
-	un->v[un->n++] = *k;
-	return 0;
-}
-
 /* Hold the prefixes of an announcement run (max_routes counting). A prefix
  * counts once however often the UPDATE lists it: the same NLRI twice, or an
  * IPv4 prefix in both the NLRI field and MP_REACH_NLRI, is one route of the
  * Adj-RIB-In (RFC 4271 §3.2), not two. A held prefix marked stale by the
  * peer's BoRR is re-announced: its mark goes, as the shards clear their
- * path's (RFC 7313 §4), and it stays at EoRR. Each prefix added, and each
- * mark cleared, is logged in un. -1: out of memory. */
+ * path's (RFC 7313 §4), and it stays at EoRR. -1: out of memory. */
 static int
-held_add_run(struct peer *p, struct pfx_undo *un, const struct bgp_nlri *n)
+held_add_run(struct peer *p, const struct bgp_nlri *n)
 {
 	struct bgp_prefix pf;
 	size_t pos = 0;
@@ -1536,39 +1498,10 @@ held_add_run(struct peer *p, struct pfx_undo *un, const struct bgp_nlri *n)
 		pfx_key_of(&k, &pf);
 		if ((r = pfx_add(p->exp.held, &k)) < 0)
 			return -1;
-		if (r == 0)
-			continue; /* held already, or listed before in this UPDATE */
-		k.stale = r == 2; /* for held_undo: mark it again, or take it out */
-		if (undo_push(un, &k) < 0) {
-			struct pfx_key *e;
-			if (r == 1)
-				pfx_del(p->exp.held, &k);
-			else if ((e = pfx_find(p->exp.held, &k)))
-				e->stale = 1;
-			return -1;
-		}
-		if (r == 1)
+		if (r == 1) /* not held yet (2: held, its stale mark cleared) */
 			p->exp.routes++;
 	}
 	return 0;
-}
-
-/* Take back what held_add_run did for a refused UPDATE: the prefixes it
- * added go, the stale marks it cleared come back (the shards saw none of
- * the UPDATE's announcements). */
-static void
-held_undo(struct peer *p, struct pfx_undo *un)
-{
-	for (size_t i = 0; i < un->n; i++) {
-		if (un->v[i].stale) {
-			struct pfx_key *e = pfx_find(p->exp.held, &un->v[i]);
-			if (e)
-				e->stale = 1;
-		} else if (pfx_del(p->exp.held, &un->v[i])) {
-			p->exp.routes--;
-		}
-	}
-	un->n = 0;
 }
 
 /* The peer's BoRR (begin) or EoRR for family af, as the shards apply it
@@ -1601,30 +1534,25 @@ held_stale(struct peer *p, int af, bool begin)
 
 /* The announcements of u (the runs with an attribute set in a[]) enter the
  * held set, each counted once; then the limit. 0: taken (within it, or over
- * it with max_routes_action warn). -1: refused, the set as it was and *err
- * set: Cease/Maximum Number of Prefixes, or Out of Resources when they
- * could not be counted. */
+ * it with max_routes_action warn). -1: refused, *err set: Cease/Maximum
+ * Number of Prefixes, or Out of Resources when they could not be counted.
+ * Nothing is taken back: the caller resets the session (FSM_EV_UPDATE_ERR),
+ * whose end frees the set (exp_peer_down). */
 static int
-held_add(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_update *u,
-         struct attr_set *const a[2], struct bgp_error *err)
+held_add(struct peer *p, const struct bgp_update *u, struct attr_set *const a[2],
+         struct bgp_error *err)
 {
 	const struct bgp_nlri *ann[2] = {&u->nlri, &u->mp_reach};
-	struct pfx_undo *un = &x->undo[sl->idx];
 
-	un->n = 0;
 	memset(err, 0, sizeof(*err));
-	for (int r = 0; r < 2; r++) {
-		if (a[r] && held_add_run(p, un, ann[r]) < 0) {
-			held_undo(p, un);
+	for (int r = 0; r < 2; r++)
+		if (a[r] && held_add_run(p, ann[r]) < 0)
 			goto nomem;
-		}
-	}
 	/* Maximum routes (the reference's per-peer limit): the routes held
 	 * with the new ones of this UPDATE; over the limit the session goes,
 	 * unless the action is warn: then they are taken (exp_peer_limit). */
 	if (p->cp->max_routes && p->exp.routes > p->cp->max_routes &&
 	    p->cp->max_routes_action != CFG_MAXR_WARN) {
-		held_undo(p, un);
 		err->code = BGP_ERR_CEASE;
 		err->subcode = BGP_ERR_CEASE_MAX_PREFIX;
 		/* RFC 4486 §4: AFI, SAFI, upper bound. */
@@ -1637,7 +1565,6 @@ held_add(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp_u
 		err->reason = "maximum number of prefixes reached";
 		return -1;
 	}
-	un->n = 0;
 	return 0;
 nomem:
 	/* The count could no longer be exact, nor the limit hold. */
@@ -1728,7 +1655,7 @@ exp_ingest(struct exp *x, struct sess_loop *sl, struct peer *p, const struct bgp
 	}
 	/* The held set (max_routes) first: nothing of the announcements of
 	 * an UPDATE that is refused reaches the shards. */
-	if (p->exp.held && held_add(x, sl, p, u, a, err) < 0) {
+	if (p->exp.held && held_add(p, u, a, err) < 0) {
 		for (int r = 0; r < 2; r++)
 			if (a[r])
 				attr_unref(a[r]);
@@ -1838,6 +1765,14 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p, struct bgp_erro
 		id_release(x, id);
 		return refuse_session(p, err, "out of memory for its rib peer");
 	}
+	/* With a route limit, its count: without the set the limit would not
+	 * hold, so no set, no session. */
+	p->exp.held = NULL;
+	if (p->cp->max_routes && !(p->exp.held = calloc(1, sizeof(*p->exp.held)))) {
+		free(rp);
+		id_release(x, id);
+		return refuse_session(p, err, "out of memory for its route count");
+	}
 	rp->id = id;
 	rp->type = kind == EXP_KIND_EBGP        ? RIB_PEER_EBGP
 	           : kind == EXP_KIND_RR_CLIENT ? RIB_PEER_RR_CLIENT
@@ -1860,9 +1795,6 @@ exp_peer_up(struct exp *x, struct sess_loop *sl, struct peer *p, struct bgp_erro
 	p->exp.bgp_id = n->peer_id;
 	p->exp.routes = 0;
 	p->exp.over_limit = false;
-	if (p->cp->max_routes) {
-		p->exp.held = calloc(1, sizeof(*p->exp.held));
-	}
 	x->by_id[id] = p;
 	x->gone[id] = 0;
 	atomic_store_explicit(&x->peer_loop[id], (int)sl->idx, memory_order_release);
@@ -2035,9 +1967,7 @@ exp_new(struct exp **out, struct rh_daemon *d, unsigned nio, unsigned nshards, u
 	x->members = calloc((size_t)nio * EXP_MAX_GROUPS, sizeof(*x->members));
 	x->rings = calloc((size_t)nshards * nio, sizeof(*x->rings));
 	x->adv = calloc(nshards, sizeof(*x->adv));
-	x->undo = calloc(nio, sizeof(*x->undo));
-	if (!x->free_ids || !x->by_id || !x->gone || !x->members || !x->rings || !x->adv ||
-	    !x->undo)
+	if (!x->free_ids || !x->by_id || !x->gone || !x->members || !x->rings || !x->adv)
 		goto fail;
 	for (unsigned i = 0; i < RIB_MAX_PEERS; i++) {
 		atomic_init(&x->peer_group[i], -1);
@@ -2118,9 +2048,6 @@ exp_free(struct exp *x)
 		free(x->adv[i].flat);
 	}
 	free(x->adv);
-	for (unsigned i = 0; x->undo && i < x->nio; i++)
-		free(x->undo[i].v);
-	free(x->undo);
 	free(x->members);
 	free(x->gone);
 	free(x->by_id);

@@ -592,6 +592,9 @@ int lg_sess_send(struct lg_sess *s, const uint8_t *p, size_t len, bool owned);
 void lg_sess_down(struct lg_sess *s, const char *why);
 const char *lg_role_name(enum lg_role r);
 void lg_addr_str(uint32_t addr, char *buf, size_t cap);
+/* Room for n more bytes at b->p + b->len (the buffer doubles from 64 KiB);
+ * NULL when out of memory. */
+uint8_t *lg_sbuf_reserve(struct lg_sbuf *b, size_t n);
 
 /* spoke.c */
 int lg_spoke_init(struct lg_spoke *sp, const struct lg_model *m);

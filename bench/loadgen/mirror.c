@@ -80,18 +80,10 @@ xform(const struct lg_model *m, const struct lg_feeder *f, const uint8_t *msg, s
 	    (!u.nlri.count && !u.mp_reach.count)) {
 		/* Withdrawals and End-of-RIB as they are. (Feeders send nothing
 		 * malformed; if they did, the spokes would see it unchanged.) */
-		uint8_t *d;
-		if (b->len + len > b->cap) {
-			size_t nc = b->cap ? b->cap * 2 : 65536;
-			while (nc < b->len + len)
-				nc *= 2;
-			d = realloc(b->p, nc);
-			if (!d)
-				return -1;
-			b->p = d;
-			b->cap = nc;
-		}
-		memcpy(b->p + b->len, msg, len);
+		uint8_t *d = lg_sbuf_reserve(b, len);
+		if (!d)
+			return -1;
+		memcpy(d, msg, len);
 		b->len += len;
 		b->n++;
 		return 0;

@@ -324,12 +324,6 @@ old_path(const struct lg_model *m, const struct lg_pent *e, uint64_t phash, uint
 	return false;
 }
 
-static void
-fmt_id(uint32_t id, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%u.%u.%u.%u", id >> 24, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff);
-}
-
 /* An attribute of type t in the UPDATE as received, whether or not the
  * decoder kept it (it discards LOCAL_PREF from an external peer). */
 static bool
@@ -376,7 +370,7 @@ reflect_wrong(const struct lg_sess *s, const struct bgp_attrs *a, const struct l
 		         a->local_pref, m->local_pref);
 		return buf;
 	}
-	fmt_id(f->addr, y, sizeof(y));
+	lg_addr_str(f->addr, y, sizeof(y));
 	if (!(a->mask & (1ull << BGP_ATTR_ORIGINATOR_ID))) {
 		snprintf(buf, cap,
 		         "no ORIGINATOR_ID (expected %s, the feeder's BGP Identifier: RFC 4456 §8)",
@@ -384,14 +378,14 @@ reflect_wrong(const struct lg_sess *s, const struct bgp_attrs *a, const struct l
 		return buf;
 	}
 	if ((got = ntohl(a->originator_id)) != f->addr) {
-		fmt_id(got, x, sizeof(x));
+		lg_addr_str(got, x, sizeof(x));
 		snprintf(buf, cap,
 		         "ORIGINATOR_ID %s, expected %s (the feeder's BGP Identifier: RFC 4456 §8)",
 		         x, y);
 		return buf;
 	}
 	want = m->o->have_cluster_id ? m->o->cluster_id : s->peer_id;
-	fmt_id(want, y, sizeof(y));
+	lg_addr_str(want, y, sizeof(y));
 	if (!(a->mask & (1ull << BGP_ATTR_CLUSTER_LIST))) {
 		snprintf(
 		    buf, cap,
@@ -401,7 +395,7 @@ reflect_wrong(const struct lg_sess *s, const struct bgp_attrs *a, const struct l
 	memcpy(&got, a->cluster_list.p, 4);
 	got = ntohl(got);
 	if (a->cluster_list.len != 4 || got != want) {
-		fmt_id(got, x, sizeof(x));
+		lg_addr_str(got, x, sizeof(x));
 		snprintf(buf, cap,
 		         "CLUSTER_LIST %s%s, expected %s (the route server's CLUSTER_ID, see "
 		         "--cluster-id: RFC 4456 §8)",

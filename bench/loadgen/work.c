@@ -682,8 +682,8 @@ lg_model_synth(struct lg_model *m)
 }
 
 /* ---- encoding ---------------------------------------------------------------------------- */
-static uint8_t *
-sbuf_reserve(struct lg_sbuf *b, size_t n)
+uint8_t *
+lg_sbuf_reserve(struct lg_sbuf *b, size_t n)
 {
 	if (b->len + n > b->cap) {
 		size_t nc = b->cap ? b->cap : 65536;
@@ -741,7 +741,7 @@ lg_emit_announce(const struct lg_model *m, struct lg_sbuf *b, const uint8_t *att
 				spec.nlri = pfx + i, spec.n_nlri = k;
 			else
 				spec.mp_reach = pfx + i, spec.n_mp_reach = k;
-			d = sbuf_reserve(b, max);
+			d = lg_sbuf_reserve(b, max);
 			if (!d)
 				return -1;
 			if (bgp_update_encode(&spec, &s, d, max, &len) == 0)
@@ -788,7 +788,7 @@ lg_emit_withdraw(const struct lg_model *m, struct lg_sbuf *b, uint8_t af,
 			spec.n_mp_unreach = k;
 			spec.mp_unreach_af = BGP_AF_IPV6;
 		}
-		d = sbuf_reserve(b, max);
+		d = lg_sbuf_reserve(b, max);
 		if (!d || bgp_update_encode(&spec, &s, d, max, &len) < 0)
 			return -1;
 		b->len += len;
@@ -902,7 +902,7 @@ encode_feeder(struct lg_model *m, struct lg_feeder *f, uint32_t churn_batch)
 				if (!c->off || !c->mlen || !c->stamp_off || !c->npfx)
 					goto out;
 			}
-			d = sbuf_reserve(&ch, bgp_sess_max_msg(&s));
+			d = lg_sbuf_reserve(&ch, bgp_sess_max_msg(&s));
 			if (!d || bgp_update_encode(&spec, &s, d, bgp_sess_max_msg(&s), &len) < 0) {
 				fprintf(stderr,
 				        "routehub-loadgen: churn batch %u does not fit in one "

@@ -283,10 +283,9 @@ on_established(struct bconn *b)
 	/* The table, then End-of-RIB, come from the shards (export.c). A
 	 * session export cannot take is closed (bconn_event_out), not left up
 	 * without routes. */
-	if (exp_peer_up(p->sl->d->exp, p->sl, p, &b->refused) < 0 && !b->refused.code) {
-		b->refused.code = BGP_ERR_CEASE;
-		b->refused.subcode = BGP_ERR_CEASE_RESOURCES;
-	}
+	/* -1: b->refused holds its Cease/Out of Resources (no data), which
+	 * bconn_event_out acts on once the actions are done */
+	(void)exp_peer_up(p->sl->d->exp, p->sl, p, &b->refused);
 }
 
 static void
@@ -376,8 +375,6 @@ bconn_event_out(struct bconn *b, enum fsm_event_type type, const struct bgp_open
 		struct fsm_out o2;
 
 		memset(&b->refused, 0, sizeof(b->refused));
-		e.data = NULL; /* Out of Resources carries no data */
-		e.data_len = 0;
 		bconn_event_out(b, FSM_EV_UPDATE_ERR, NULL, &e, &o2);
 		snprintf(p->last_error, sizeof(p->last_error), "refused: %s (sent %u/%u %s)", why,
 		         e.code, e.subcode, bgp_err_name(e.code, e.subcode));

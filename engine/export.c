@@ -824,7 +824,8 @@ adv_flush(struct exp *x, unsigned shard, int type, uint32_t peer_id, unsigned io
 				ca = it->stored->data;
 				l = it->stored->len;
 			} else {
-				l = canon_export(x, g, it->stored, it->from_ibgp, canon, sizeof(canon));
+				l = canon_export(x, g, it->stored, it->from_ibgp, canon,
+				                 sizeof(canon));
 			}
 			if (l) {
 				c.stored = it->stored;

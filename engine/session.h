@@ -71,7 +71,7 @@ struct peer {
 	struct sess_loop *sl;
 	const struct cfg_peer *cp; /* in a configuration kept until exit */
 	const struct cfg *cfg;
-	struct cfg_addr addr;      /* the neighbour's address */
+	struct cfg_addr addr; /* the neighbour's address */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	char addrstr[48];
@@ -92,11 +92,11 @@ struct sess_loop {
 	pthread_t thread;
 	struct peer *peers; /* list head */
 	unsigned npeers;
-	unsigned ntcp;   /* TCP connections alive on this loop, closing ones included */
-	bool stopping;   /* shutdown in progress: refuse, no restarts */
-	bool stop_done;  /* reported to the main thread */
-	bool rib_pending; /* ops pushed since the last rib_flush */
-	bool oos_pending; /* some peer is out of sync (export.c) */
+	unsigned ntcp;             /* TCP connections alive on this loop, closing ones included */
+	bool stopping;             /* shutdown in progress: refuse, no restarts */
+	bool stop_done;            /* reported to the main thread */
+	bool rib_pending;          /* ops pushed since the last rib_flush */
+	bool oos_pending;          /* some peer is out of sync (export.c) */
 	struct io_timer oos_timer; /* polls out-of-sync peers draining (export.c) */
 	unsigned nmembers[EXP_MAX_GROUPS]; /* members of each update group here */
 };

@@ -76,9 +76,9 @@
 #define RN_GLUE     0xff /* glue-sized */
 #define RN_GLUE_BIG 0xfe /* an entry-sized node turned glue in place */
 
-#define RN_STRIDE     16 /* keys of at least 16 bits hang from t->slot[first 16 bits] */
-#define RN_SLOTS      (1u << RN_STRIDE)
-#define RN_STACK      (2 * (128 + 2)) /* depth <= 129 nodes; a walk stacks one sibling each */
+#define RN_STRIDE 16 /* keys of at least 16 bits hang from t->slot[first 16 bits] */
+#define RN_SLOTS  (1u << RN_STRIDE)
+#define RN_STACK  (2 * (128 + 2)) /* depth <= 129 nodes; a walk stacks one sibling each */
 
 /* A node's name: its offset in the tree's region / RN_UNIT; 0 is none. */
 typedef uint32_t rn_idx;
@@ -118,8 +118,8 @@ struct rib_tree {
 	rn_idx *slot; /* [RN_SLOTS]: the subtree of each RN_STRIDE-bit start */
 	size_t count;
 	uint8_t af;
-	uint8_t alen;   /* address bytes: 4 or 16 */
-	uint8_t maxlen; /* 32 or 128 */
+	uint8_t alen;         /* address bytes: 4 or 16 */
+	uint8_t maxlen;       /* 32 or 128 */
 	struct rn_region ent; /* all nodes */
 	/* exact-match index: open addressing, linear probing, <= 3/4 full;
 	 * one word a slot (rn_hslot) */
@@ -133,9 +133,9 @@ struct rib_tree {
 	size_t npend, ndead;
 };
 
-#define RN_F_PENDING 0x4000 /* e->flags: not linked into the tree yet */
-#define RN_SYNC_BATCH 65536 /* nodes rn_sync sorts and applies at a time */
-#define RN_F_DEAD    0x8000 /* e->flags: removed, waiting for rn_sync */
+#define RN_F_PENDING  0x4000 /* e->flags: not linked into the tree yet */
+#define RN_SYNC_BATCH 65536  /* nodes rn_sync sorts and applies at a time */
+#define RN_F_DEAD     0x8000 /* e->flags: removed, waiting for rn_sync */
 
 static void rn_bug(const char *fn, const char *what) __attribute__((noreturn, cold));
 static void rn_sync(const struct rib_tree *ct);
@@ -622,7 +622,8 @@ rib_tree_new(uint8_t af)
 	t->alen = af == BGP_AF_IPV4 ? 4 : 16;
 	t->maxlen = (uint8_t)(t->alen * 8);
 	/* A glue node ends after its family's address: 16 or 32 bytes. */
-	gsize = (offsetof(struct rnode, u.key.addr) + t->alen + RN_UNIT - 1) & ~(size_t)(RN_UNIT - 1);
+	gsize =
+	    (offsetof(struct rnode, u.key.addr) + t->alen + RN_UNIT - 1) & ~(size_t)(RN_UNIT - 1);
 	if (rn_region_init(&t->ent, gsize) != 0) {
 		free(t);
 		return NULL;

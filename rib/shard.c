@@ -41,10 +41,10 @@
 #include "routehub/shard.h"
 #include "routehub/spsc.h"
 
-#define DUMP_CHUNK 512
-#define DRAIN_BUDGET 64 /* batches per ring per round: keeps decisions flowing */
-#define DECIDE_CHUNK 4096 /* entries per export call */
-#define SYNC_IDLE_MS 50 /* idle time before the trees' deferred linking */
+#define DUMP_CHUNK    512
+#define DRAIN_BUDGET  64    /* batches per ring per round: keeps decisions flowing */
+#define DECIDE_CHUNK  4096  /* entries per export call */
+#define SYNC_IDLE_MS  50    /* idle time before the trees' deferred linking */
 #define SYNC_DEAD_MAX 65536 /* removed entries left unlinked, at most */
 
 /* The per-peer index: the entries where the peer has a path, in blocks of
@@ -155,8 +155,7 @@ idx_get(const struct shard *sh, const struct shard_peer *sp, uint32_t i)
 }
 
 static int
-index_add(const struct shard *sh, struct shard_peer *sp, struct rib_entry *e,
-          struct rib_path *path)
+index_add(const struct shard *sh, struct shard_peer *sp, struct rib_entry *e, struct rib_path *path)
 {
 	if (sp->n >= RIB_PATH_IDX_MAX)
 		return -1;
@@ -585,7 +584,8 @@ decide_dirty(struct shard *sh)
 			const struct rib_prefix *from = NULL;
 			do {
 				struct lost_ctx c = {v, 0};
-				rib_tree_walk(sh->tree[af], from, DUMP_CHUNK, lost_collect, &c, &next);
+				rib_tree_walk(sh->tree[af], from, DUMP_CHUNK, lost_collect, &c,
+				              &next);
 				decide_chunk(sh, v, c.n);
 				cur = next;
 				from = &cur;
@@ -854,7 +854,8 @@ shard_main(void *arg)
 		/* Sleep: announce it, then look once more (a producer that
 		 * pushed before seeing `sleeping` is caught here). */
 		atomic_store_explicit(&sh->sleeping, 1, memory_order_seq_cst);
-		if (rings_empty(sh) && !atomic_load_explicit(&sh->ctl_pending, memory_order_seq_cst) &&
+		if (rings_empty(sh) &&
+		    !atomic_load_explicit(&sh->ctl_pending, memory_order_seq_cst) &&
 		    !atomic_load_explicit(&sh->stop, memory_order_seq_cst)) {
 			struct pollfd pfd = {.fd = sh->efd, .events = POLLIN};
 			int due = sync_due(sh);

@@ -44,20 +44,20 @@ struct attr_info {
 	uint32_t originator_id; /* host order, valid if ATTR_F_ORIGINATOR */
 	uint32_t neighbor_as;   /* leftmost AS of the first AS_SEQUENCE, 0 if none */
 	uint16_t flags;
-	uint16_t aspath_len;    /* RFC 4271 §9.1.2.2 a): AS_SET counts 1, confed 0 */
-	uint16_t cluster_len;   /* CLUSTER_LIST entries */
-	uint8_t origin;         /* enum bgp_origin */
-	/* The next hop is not here: what needs it reads the attributes
-	 * (bgp_attr_find); a full table's sets are lighter by 16 bytes each. */
+	uint16_t aspath_len;  /* RFC 4271 §9.1.2.2 a): AS_SET counts 1, confed 0 */
+	uint16_t cluster_len; /* CLUSTER_LIST entries */
+	uint8_t origin;       /* enum bgp_origin */
+	                      /* The next hop is not here: what needs it reads the attributes
+	                       * (bgp_attr_find); a full table's sets are lighter by 16 bytes each. */
 };
 
 /* An interned attribute set: immutable once published, refcounted. */
 struct attr_set {
 	atomic_uint refs;
-	uint32_t len;     /* bytes of canonical attributes in data[] */
-	uint64_t hash;    /* bgp_attrs_hash of data */
+	uint32_t len;  /* bytes of canonical attributes in data[] */
+	uint64_t hash; /* bgp_attrs_hash of data */
 	struct attr_info info;
-	uint8_t data[];   /* canonical attribute sequence (routehub/bgp.h) */
+	uint8_t data[]; /* canonical attribute sequence (routehub/bgp.h) */
 };
 
 /* Call once before any thread interns; attr_fini at exit (no set in use). */
@@ -117,10 +117,10 @@ struct rib_peer {
 	uint32_t id;
 	enum rib_peer_type type;
 	uint32_t asn;
-	uint32_t router_id;   /* BGP identifier, host order */
+	uint32_t router_id; /* BGP identifier, host order */
 	uint8_t addr_af;
-	uint8_t addr[16];     /* peer address, for the last tie-break */
-	uint8_t role;         /* enum cfg_role of the engine; opaque here */
+	uint8_t addr[16]; /* peer address, for the last tie-break */
+	uint8_t role;     /* enum cfg_role of the engine; opaque here */
 	atomic_uint refs;
 };
 
@@ -182,14 +182,14 @@ struct rib_tree;
 struct rib_entry {
 	struct rib_prefix pfx;
 	uint16_t npaths, cap;
-	int16_t best;           /* index into the paths, -1 if none */
-	uint16_t flags;         /* RIB_E_* */
+	int16_t best;   /* index into the paths, -1 if none */
+	uint16_t flags; /* RIB_E_* */
 	/* Update groups that have it (the Adj-RIB-Out per group): while the
 	 * entry is not dirty, they have its best path's set. A change keeps
 	 * what they had in its dirty record (struct rib_change) until export
 	 * has seen it. */
 	uint32_t adv_groups;
-	union {                 /* the paths: rib_paths() */
+	union {                       /* the paths: rib_paths() */
 		struct rib_path one;  /* cap == 1: the common case, no allocation */
 		struct rib_path *vec; /* cap > 1 */
 	} p;

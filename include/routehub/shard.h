@@ -43,9 +43,9 @@ struct rib_op {
 	uint32_t path_id;
 	uint8_t addr[16];
 	union {
-		struct attr_set *attrs;      /* ANNOUNCE */
-		struct rib_peer *peer;       /* PEER_UP */
-		uint32_t gen;                /* DUMP: handed back to dump_done */
+		struct attr_set *attrs; /* ANNOUNCE */
+		struct rib_peer *peer;  /* PEER_UP */
+		uint32_t gen;           /* DUMP: handed back to dump_done */
 	};
 };
 
@@ -85,7 +85,7 @@ struct rib_export_ops {
 
 struct rib_shards_conf {
 	unsigned nshards;
-	unsigned nio; /* producers */
+	unsigned nio;        /* producers */
 	unsigned ring_slots; /* per (io, shard) ring, power of 2 (default 1024) */
 	struct rib_decide_opts decide;
 	const struct rib_export_ops *exp;
@@ -132,7 +132,8 @@ struct rib_shard_stats {
 void rib_shards_stats(struct rib_shards *s, struct rib_shard_stats *sum);
 /* Run fn(arg, shard, tree4, tree6) on each shard's thread, wait for all. */
 int rib_shards_query(struct rib_shards *s,
-                     void (*fn)(void *arg, unsigned shard, struct rib_tree *v4, struct rib_tree *v6),
+                     void (*fn)(void *arg, unsigned shard, struct rib_tree *v4,
+                                struct rib_tree *v6),
                      void *arg, unsigned timeout_ms);
 /* True once every op pushed before the call has been applied and exported
  * (for tests and the API's "converged" view). */
